@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from settings_app.views import custom_css
+from users_app.views import home
+
+admin.site.site_header = "Photo Server — admin console"
+admin.site.site_title = "Photo Server console"
+admin.site.index_title = "Users and data"
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("custom.css", custom_css, name="custom-css"),
+    path("", include("users_app.urls")),
+    path("admin/system-settings/", include("settings_app.urls")),
+    path("admin/jobs/", include("jobs_app.urls")),
+    path("console/", admin.site.urls),
+    path("api/", include("users_app.api_urls")),
+    path("api/", include("settings_app.api_urls")),
+    path("api/", include("jobs_app.api_urls")),
+]

@@ -1,0 +1,167 @@
+"""Immich's storage template language: the Handlebars subset its templates use ({{token}}, {{{token}}},
+{{#if token}}…{{else}}…{{/if}}), in strict mode (an unknown token is an error), rendered to a relative
+path that can never escape the user's folder."""
+
+import posixpath
+import re
+from datetime import datetime
+
+DATE_TOKENS = ("y", "yy", "M", "MM", "MMM", "MMMM", "W", "WW", "d", "dd", "h", "hh", "H", "HH",
+               "m", "mm", "s", "ss", "SSS")
+OTHER_TOKENS = ("filename", "ext", "filetype", "filetypefull", "assetId", "assetIdShort", "album",
+                "make", "model", "lensModel")
+ALBUM_DATE_TOKENS = tuple(f"album-{which}-{token}" for which in ("startDate", "endDate") for token in DATE_TOKENS)
+TOKENS = frozenset(DATE_TOKENS + OTHER_TOKENS + ALBUM_DATE_TOKENS)
+
+PRESETS = (
+    "{{y}}/{{y}}-{{MM}}-{{dd}}/{{filename}}",
+    "{{y}}/{{MM}}-{{dd}}/{{filename}}",
+    "{{y}}/{{MMMM}}-{{dd}}/{{filename}}",
+    "{{y}}/{{MM}}/{{filename}}",
+    "{{y}}/{{#if album}}{{album}}{{else}}Other/{{MM}}{{/if}}/{{filename}}",
+    "{{#if album}}{{album-startDate-y}}/{{album}}{{else}}{{y}}/Other/{{MM}}{{/if}}/{{filename}}",
+    "{{y}}/{{MMM}}/{{filename}}",
+    "{{y}}/{{MMMM}}/{{filename}}",
+    "{{y}}/{{MM}}/{{dd}}/{{filename}}",
+    "{{y}}/{{MMMM}}/{{dd}}/{{filename}}",
+    "{{y}}/{{y}}-{{MM}}/{{y}}-{{MM}}-{{dd}}/{{filename}}",
+    "{{y}}-{{MM}}-{{dd}}/{{filename}}",
+    "{{y}}-{{MMM}}-{{dd}}/{{filename}}",
+    "{{y}}-{{MMMM}}-{{dd}}/{{filename}}",
+    "{{y}}/{{y}}-{{MM}}/{{filename}}",
+    "{{y}}/{{y}}-{{WW}}/{{filename}}",
+    "{{y}}/{{y}}-{{MM}}-{{dd}}/{{assetId}}",
+    "{{y}}/{{y}}-{{MM}}/{{assetId}}",
+    "{{y}}/{{y}}-{{WW}}/{{assetId}}",
+    "{{album}}/{{filename}}",
+    "{{make}}/{{model}}/{{lensModel}}/{{filename}}",
+)
+
+# The sample the dashboard preview renders, as Immich's web does.
+SAMPLE_DATE = datetime(2022, 2, 3, 4, 56, 5, 250000)
+SAMPLE_VALUES = {
+    "filename": "IMAGE_56437", "ext": "jpg", "filetype": "IMG", "filetypefull": "IMAGE",
+    "assetId": "a8312960-e277-447d-b4ea-56717ccba856", "assetIdShort": "56717ccba856", "album": "Album Name",
+    "make": "FUJIFILM", "model": "X-T50", "lensModel": "XF27mm F2.8 R WR",
+}
+SAMPLE_ALBUM_DATES = {"startDate": datetime(2021, 12, 31), "endDate": datetime(2023, 5, 6)}
+
+_TAG = re.compile(r"\{\{\{\s*([^}]*?)\s*\}\}\}|\{\{\s*([^}]*?)\s*\}\}")
+_UNSAFE = re.compile(r'[<>:"\\|?*\x00-\x1f]')
+
+
+class TemplateError(ValueError):
+    pass
+
+
+def _parse(template: str) -> list:
+    """Parse into a tree: str (literal), ("var", name, escaped), ["if", name, then, otherwise]."""
+    root: list = []
+    current = root
+    open_blocks: list[tuple[list, list]] = []  # (if-node, the list it was appended to)
+    position = 0
+    for match in _TAG.finditer(template):
+        current.append(template[position:match.start()])
+        position = match.end()
+        raw, escaped = match.group(1), match.group(2)
+        expression = raw if raw is not None else escaped
+        if expression.startswith("#if "):
+            name = expression[4:].strip()
+            _check_token(name)
+            node = ["if", name, [], None]
+            current.append(node)
+            open_blocks.append((node, current))
+            current = node[2]
+        elif expression == "else":
+            if not open_blocks or open_blocks[-1][0][3] is not None:
+                raise TemplateError("{{else}} without a matching {{#if}}")
+            open_blocks[-1][0][3] = current = []
+        elif expression == "/if":
+            if not open_blocks:
+                raise TemplateError("{{/if}} without a matching {{#if}}")
+            node, current = open_blocks.pop()
+            node[3] = node[3] or []
+        elif expression.startswith(("#", "/")):
+            raise TemplateError(f"unsupported block “{{{{{expression}}}}}” (only #if is supported)")
+        else:
+            _check_token(expression)
+            current.append(("var", expression, raw is None))
+    if open_blocks:
+        raise TemplateError(f"{{{{#if {open_blocks[-1][0][1]}}}}} is never closed with {{{{/if}}}}")
+    current.append(template[position:])
+    if any("{{" in text or "}}" in text for text in _literals(root)):
+        raise TemplateError("unbalanced braces")
+    return root
+
+
+def _literals(nodes):
+    for node in nodes:
+        if isinstance(node, str):
+            yield node
+        elif node[0] == "if":
+            yield from _literals(node[2])
+            yield from _literals(node[3])
+
+
+def _check_token(name: str) -> None:
+    if name not in TOKENS:
+        raise TemplateError(f"unknown variable “{name}”")
+
+
+def _format_date(value: datetime, token: str) -> str:
+    iso_year, iso_week, _ = value.isocalendar()
+    return {
+        "y": str(value.year), "yy": f"{value.year % 100:02d}",
+        "M": str(value.month), "MM": f"{value.month:02d}", "MMM": value.strftime("%b"), "MMMM": value.strftime("%B"),
+        "W": str(iso_week), "WW": f"{iso_week:02d}",
+        "d": str(value.day), "dd": f"{value.day:02d}",
+        "h": str(value.hour % 12 or 12), "hh": f"{value.hour % 12 or 12:02d}",
+        "H": str(value.hour), "HH": f"{value.hour:02d}",
+        "m": str(value.minute), "mm": f"{value.minute:02d}",
+        "s": str(value.second), "ss": f"{value.second:02d}", "SSS": f"{value.microsecond // 1000:03d}",
+    }[token]
+
+
+def _escape(value: str) -> str:
+    return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#x27;").replace("`", "&#x60;").replace("=", "&#x3D;"))
+
+
+def _value(name: str, date: datetime, values: dict, album_dates: dict) -> str:
+    if name in DATE_TOKENS:
+        return _format_date(date, name)
+    if name.startswith("album-"):
+        _, which, token = name.split("-", 2)
+        album_date = album_dates.get(which)
+        return _format_date(album_date, token) if album_date else ""
+    return str(values.get(name) or "")
+
+
+def _render(nodes, date, values, album_dates) -> str:
+    out = []
+    for node in nodes:
+        if isinstance(node, str):
+            out.append(node)
+        elif node[0] == "var":
+            text = _value(node[1], date, values, album_dates)
+            out.append(_escape(text) if node[2] else text)
+        else:
+            branch = node[2] if _value(node[1], date, values, album_dates) else node[3]
+            out.append(_render(branch, date, values, album_dates))
+    return "".join(out)
+
+
+def render(template: str, date: datetime, values: dict, album_dates: dict | None = None) -> str:
+    """Render to a normalized relative path (no extension). Raises TemplateError if the result would
+    leave the user's folder or is empty."""
+    text = _render(_parse(template), date, values, album_dates or {})
+    text = _UNSAFE.sub("_", text)
+    path = posixpath.normpath(re.sub(r"/+", "/", text).strip("/"))
+    if path in ("", ".") or path.startswith("..") or path.startswith("/"):
+        raise TemplateError(f"renders to “{text}”, which is outside the user's folder")
+    return path
+
+
+def check_template(template: str) -> str:
+    """Validate by compiling and test-rendering with sample data (as Immich's ConfigValidate does)."""
+    return render(template, SAMPLE_DATE, SAMPLE_VALUES, SAMPLE_ALBUM_DATES)

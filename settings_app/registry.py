@@ -1,0 +1,381 @@
+"""Every system setting, declared once: its Immich path, kind, default, label and the job a change makes
+stale. Models, forms, dashboard pages, the system-config API and the config-file schema derive from
+CATEGORIES; adding a setting is one Key here plus `makemigrations`."""
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs_app.queues import MAX_CONCURRENCY, QUEUES
+
+from .kinds import Bool, Choice, Float, Int, Kind, MultiChoice, OptionalInt, Secret, Text, UrlList
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """A job that must run again for existing assets to reflect a changed key."""
+
+    queue: str
+    force: bool | None
+    label: str
+
+
+@dataclass(frozen=True)
+class Key:
+    path: str  # Immich's config path, e.g. "image.thumbnail.size"
+    kind: Kind
+    default: Any
+    label: str
+    help: str = ""
+    rerun: Rerun | None = None
+    presets: tuple[tuple[str, str], ...] = ()  # (value, label) suggestions, e.g. cron presets
+
+    @property
+    def column(self) -> str:
+        """Database column and form field name: the path in snake_case."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.path.replace(".", "_")).lower().replace("__", "_")
+
+    @property
+    def secret(self) -> bool:
+        return isinstance(self.kind, Secret)
+
+
+@dataclass(frozen=True)
+class FixedNote:
+    """A read-only line shown among a category's fields (e.g. a queue fixed at concurrency 1)."""
+
+    label: str
+    value: Any
+    reason: str
+
+
+@dataclass(frozen=True)
+class Category:
+    slug: str  # Immich's ?isOpen= key
+    title: str
+    subtitle: str
+    keys: tuple[Key, ...]
+    fixed_notes: tuple[FixedNote, ...] = field(default=())
+
+    @property
+    def model_name(self) -> str:
+        return "".join(part.title() for part in self.slug.split("-")) + "Settings"
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """Top-level Immich config sections this category covers (e.g. oauth, passwordLogin)."""
+        return tuple(dict.fromkeys(key.path.split(".")[0] for key in self.keys))
+
+
+THUMBNAILS_ALL = Rerun("thumbnailGeneration", True, "Generate Thumbnails — ALL")
+FACE_DETECTION_ALL = Rerun("faceDetection", True, "Face Detection — ALL (reset)")
+FACIAL_RECOGNITION_ALL = Rerun("facialRecognition", True, "Facial Recognition — ALL (reset)")
+SMART_SEARCH_ALL = Rerun("smartSearch", True, "Smart Search — ALL")
+DUPLICATES_ALL = Rerun("duplicateDetection", True, "Duplicate Detection — ALL")
+METADATA_ALL = Rerun("metadataExtraction", True, "Extract Metadata — ALL")
+TRANSCODE_ALL = Rerun("videoConversion", True, "Transcode Videos — ALL")
+STORAGE_MIGRATION = Rerun("storageTemplateMigration", False, "Storage Template Migration")
+
+CRON_PRESETS = (
+    ("0 0 * * *", "At midnight"),
+    ("0 2 * * *", "At 02:00"),
+    ("0 13 * * *", "At 13:00"),
+    ("0 */6 * * *", "Every 6 hours"),
+)
+SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+                      "HS256", "HS384", "HS512"]
+IMAGE_FORMATS = Choice([("jpeg", "JPEG"), ("webp", "WebP")])
+VIDEO_CODECS = [("h264", "H.264"), ("hevc", "HEVC"), ("vp9", "VP9"), ("av1", "AV1")]
+AUDIO_CODECS = [("aac", "AAC"), ("mp3", "MP3"), ("opus", "Opus"), ("pcm_s16le", "PCM 16-bit")]
+# Immich's CLIP_MODEL_INFO (server/src/constants.ts): model name -> embedding dimension.
+CLIP_MODELS = {
+    "RN101__openai": 512, "RN101__yfcc15m": 512, "RN50__cc12m": 1024, "RN50__openai": 1024,
+    "RN50__yfcc15m": 1024, "RN50x16__openai": 768, "RN50x4__openai": 640, "RN50x64__openai": 1024,
+    "ViT-B-16__laion400m_e31": 512, "ViT-B-16__laion400m_e32": 512, "ViT-B-16__openai": 512,
+    "ViT-B-16-plus-240__laion400m_e31": 640, "ViT-B-16-plus-240__laion400m_e32": 640,
+    "ViT-B-32__laion2b_e16": 512, "ViT-B-32__laion2b-s34b-b79k": 512, "ViT-B-32__laion400m_e31": 512,
+    "ViT-B-32__laion400m_e32": 512, "ViT-B-32__openai": 512, "ViT-H-14__laion2b-s32b-b79k": 1024,
+    "ViT-H-14-378-quickgelu__dfn5b": 1024, "ViT-H-14-quickgelu__dfn5b": 1024,
+    "ViT-L-14__laion2b-s32b-b82k": 768, "ViT-L-14__laion400m_e31": 768, "ViT-L-14__laion400m_e32": 768,
+    "ViT-L-14__openai": 768, "ViT-L-14-336__openai": 768, "ViT-L-14-quickgelu__dfn2b": 768,
+    "ViT-g-14__laion2b-s12b-b42k": 1024, "ViT-B-16-SigLIP__webli": 768, "ViT-B-16-SigLIP-256__webli": 768,
+    "ViT-B-16-SigLIP-384__webli": 768, "ViT-B-16-SigLIP-512__webli": 768,
+    "ViT-B-16-SigLIP-i18n-256__webli": 768, "ViT-L-16-SigLIP-256__webli": 1024,
+    "ViT-L-16-SigLIP-384__webli": 1024, "ViT-SO400M-14-SigLIP-384__webli": 1152,
+    "ViT-B-16-SigLIP2__webli": 768, "ViT-B-32-SigLIP2-256__webli": 768, "ViT-L-16-SigLIP2-256__webli": 1024,
+    "ViT-L-16-SigLIP2-384__webli": 1024, "ViT-SO400M-14-SigLIP2__webli": 1152,
+    "ViT-SO400M-16-SigLIP2-384__webli": 1152, "ViT-gopt-16-SigLIP2-256__webli": 1536,
+    "ViT-gopt-16-SigLIP2-384__webli": 1536, "nllb-clip-base-siglip__mrl": 768, "nllb-clip-base-siglip__v1": 768,
+    "nllb-clip-large-siglip__mrl": 1152, "nllb-clip-large-siglip__v1": 1152,
+    "XLM-Roberta-Large-Vit-B-16Plus": 640, "XLM-Roberta-Large-Vit-B-32": 512, "XLM-Roberta-Large-Vit-L-14": 768,
+    "LABSE-Vit-L-14": 768, "XLM-Roberta-Large-ViT-H-14__frozen_laion5b_s13b_b90k": 1024,
+}
+
+
+def _image_keys() -> tuple[Key, ...]:
+    keys = []
+    for name, title, fmt, size in (("thumbnail", "Thumbnail", "webp", 250), ("preview", "Preview", "jpeg", 1440)):
+        keys += [
+            Key(f"image.{name}.format", IMAGE_FORMATS, fmt, f"{title} format",
+                "WebP makes smaller files than JPEG, but is slower to encode.", THUMBNAILS_ALL),
+            Key(f"image.{name}.size", Int(1, 16384, "px"), size, f"{title} resolution",
+                "Length of the shorter side. Larger sizes keep more detail but take longer to make, produce "
+                "larger files and slow the app down. Images are never upscaled.", THUMBNAILS_ALL),
+            Key(f"image.{name}.quality", Int(1, 100), 80, f"{title} quality",
+                "Image quality from 1 to 100. Higher is better but makes larger files.", THUMBNAILS_ALL),
+            Key(f"image.{name}.progressive", Bool(), False, f"Progressive {title.lower()}",
+                "Encode JPEG images progressively, so they display gradually while loading.", THUMBNAILS_ALL),
+        ]
+    keys += [
+        Key("image.fullsize.enabled", Bool(), False, "Enable full-size image generation",
+            "Make a full-size, browser-friendly copy of originals browsers cannot show (HEIC, RAW).",
+            THUMBNAILS_ALL),
+        Key("image.fullsize.format", IMAGE_FORMATS, "jpeg", "Full-size format", "", THUMBNAILS_ALL),
+        Key("image.fullsize.quality", Int(1, 100), 80, "Full-size quality", "", THUMBNAILS_ALL),
+        Key("image.fullsize.progressive", Bool(), False, "Progressive full-size", "", THUMBNAILS_ALL),
+        Key("image.colorspace", Choice([("p3", "Display P3"), ("srgb", "sRGB")]), "p3", "Prefer wide gamut",
+            "Display P3 keeps the colours of wide-gamut images; sRGB converts everything to sRGB.",
+            THUMBNAILS_ALL),
+        Key("image.extractEmbedded", Bool(), False, "Prefer embedded preview",
+            "Use the preview embedded in RAW photos as the source of thumbnails when available.", THUMBNAILS_ALL),
+    ]
+    return tuple(keys)
+
+
+def _job_category() -> Category:
+    keys = tuple(
+        Key(queue.setting_path, Int(1, MAX_CONCURRENCY), queue.default_concurrency,
+            f"{queue.title} concurrency", "How many jobs of this queue may run at once.")
+        for queue in QUEUES
+        if not queue.is_fixed
+    )
+    notes = tuple(
+        FixedNote(f"{queue.title} concurrency", 1, queue.fixed_reason) for queue in QUEUES if queue.is_fixed
+    )
+    return Category("job", "Job Settings", "Manage job concurrency", keys, notes)
+
+
+def _ffmpeg_keys() -> tuple[Key, ...]:
+    presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
+    return tuple(
+        Key(path, kind, default, label, help_text, TRANSCODE_ALL)
+        for path, kind, default, label, help_text in (
+            ("ffmpeg.crf", Int(0, 51), 23, "Constant rate factor (-crf)",
+             "Video quality: lower is better quality and larger files. 0 to 51."),
+            ("ffmpeg.threads", Int(0), 0, "Threads", "0 lets ffmpeg decide; 1 encodes single-threaded."),
+            ("ffmpeg.preset", Choice(presets), "ultrafast", "Preset (-preset)",
+             "Compression speed. Slower presets make smaller files at the same quality."),
+            ("ffmpeg.targetVideoCodec", Choice(VIDEO_CODECS), "h264", "Video codec",
+             "The codec of transcoded videos. Always accepted."),
+            ("ffmpeg.acceptedVideoCodecs", MultiChoice(VIDEO_CODECS), ["h264"], "Accepted video codecs",
+             "Videos in these codecs are not transcoded (unless the policy says otherwise)."),
+            ("ffmpeg.targetAudioCodec", Choice(AUDIO_CODECS), "aac", "Audio codec",
+             "The codec of transcoded audio. Always accepted."),
+            ("ffmpeg.acceptedAudioCodecs", MultiChoice(AUDIO_CODECS), ["aac", "mp3", "opus"],
+             "Accepted audio codecs", ""),
+            ("ffmpeg.acceptedContainers", MultiChoice(["mov", "ogg", "webm"]), ["mov", "ogg", "webm"],
+             "Accepted containers", "Other containers (MP4 is always accepted) are remuxed to MP4."),
+            ("ffmpeg.targetResolution", Choice([("2160", "4K"), ("1440", "1440p"), ("1080", "1080p"),
+                                                ("720", "720p"), ("480", "480p"),
+                                                ("original", "Original")]),
+             "720", "Target resolution", "Shorter side of transcoded videos."),
+            ("ffmpeg.maxBitrate", Text(20, fmt="bitrate"), "0", "Maximum bitrate",
+             "0 disables the limit. A bare number is kbit/s; k and M suffixes are accepted (e.g. 2500k, 5M)."),
+            ("ffmpeg.bframes", Int(-1, 16), -1, "Maximum B-frames", "-1 picks automatically; 0 disables."),
+            ("ffmpeg.refs", Int(0, 6), 0, "Reference frames", "0 picks automatically."),
+            ("ffmpeg.gopSize", Int(0), 0, "Maximum GOP size", "Frames between keyframes; 0 picks automatically."),
+            ("ffmpeg.temporalAQ", Bool(), False, "Temporal AQ", "NVENC only."),
+            ("ffmpeg.cqMode", Choice(["auto", "cqp", "icq"]), "auto", "Constant quality mode",
+             "QSV and VAAPI only."),
+            ("ffmpeg.twoPass", Bool(), False, "Two-pass encoding",
+             "Software encoders only; H.264/HEVC need a maximum bitrate."),
+            ("ffmpeg.preferredHwDevice", Text(200), "auto", "Preferred hardware device",
+             "VAAPI/QSV /dev/dri node, or auto."),
+            ("ffmpeg.transcode", Choice([("all", "All videos"), ("optimal", "Optimal"),
+                                         ("bitrate", "Over bitrate"), ("required", "Required only"),
+                                         ("disabled", "Disabled")]),
+             "required", "Transcode policy", "Which videos are transcoded."),
+            ("ffmpeg.accel", Choice(["nvenc", "qsv", "vaapi", "rkmpp", "disabled"]), "disabled",
+             "Hardware acceleration", "Falls back to software encoding when the hardware fails."),
+            ("ffmpeg.accelDecode", Bool(), True, "Hardware decoding", ""),
+            ("ffmpeg.tonemap", Choice(["hable", "mobius", "reinhard", "disabled"]), "hable",
+             "Tone-mapping", "How HDR video is mapped to SDR."),
+            ("ffmpeg.realtime.enabled", Bool(), False, "Real-time transcoding (alpha)", ""),
+            ("ffmpeg.realtime.videoCodecs", MultiChoice([("h264", "H.264"), ("hevc", "HEVC")]),
+             ["h264", "hevc"], "Real-time video codecs", ""),
+            ("ffmpeg.realtime.resolutions", MultiChoice(["480", "720", "1080", "1440", "2160"], numeric=True),
+             [480, 720, 1080], "Real-time resolutions", ""),
+        )
+    )
+
+
+CATEGORIES: tuple[Category, ...] = (
+    Category("authentication", "Authentication Settings", "Manage password and OAuth login settings", (
+        Key("oauth.enabled", Bool(), False, "Enable OAuth login", "Login with an OpenID Connect provider."),
+        Key("oauth.issuerUrl", Text(2048, fmt="url?"), "", "Issuer URL",
+            "The provider's issuer; its /.well-known/openid-configuration is fetched."),
+        Key("oauth.clientId", Text(500), "", "Client ID"),
+        Key("oauth.clientSecret", Secret(500), "", "Client secret",
+            "Leave empty to keep the stored secret. Optional: a public client uses PKCE."),
+        Key("oauth.tokenEndpointAuthMethod", Choice(["client_secret_post", "client_secret_basic"]),
+            "client_secret_post", "Token endpoint auth method"),
+        Key("oauth.scope", Text(500), "openid email profile", "Scope"),
+        Key("oauth.prompt", Text(100), "", "Prompt", "e.g. select_account, login, consent; empty for none."),
+        Key("oauth.signingAlgorithm", Choice(SIGNING_ALGORITHMS), "RS256", "ID token signing algorithm"),
+        Key("oauth.profileSigningAlgorithm", Choice(["none"] + SIGNING_ALGORITHMS), "none",
+            "Profile signing algorithm", "none = unsigned userinfo JSON."),
+        Key("oauth.timeout", Int(1, 600000, "ms"), 30000, "Request timeout", "HTTP timeout in milliseconds."),
+        Key("oauth.allowInsecureRequests", Bool(), False, "Allow insecure requests",
+            "Disables TLS certificate checks towards the provider: only for testing, it allows MITM attacks."),
+        Key("oauth.autoRegister", Bool(), True, "Auto register", "Create users on their first OAuth login."),
+        Key("oauth.autoLaunch", Bool(), False, "Auto launch",
+            "Start the OAuth flow on the login page; /login?autoLaunch=0 bypasses it."),
+        Key("oauth.buttonText", Text(100), "Login with OAuth", "Button text"),
+        Key("oauth.defaultStorageQuota", OptionalInt(0, unit="GiB"), None, "Default storage quota (GiB)",
+            "Used when the quota claim is absent; empty means unlimited."),
+        Key("oauth.storageLabelClaim", Text(200), "preferred_username", "Storage label claim"),
+        Key("oauth.storageQuotaClaim", Text(200), "immich_quota", "Storage quota claim"),
+        Key("oauth.roleClaim", Text(200), "immich_role", "Role claim",
+            "Claim whose value admin or user sets the role at every login."),
+        Key("oauth.mobileOverrideEnabled", Bool(), False, "Override mobile redirect URI"),
+        Key("oauth.mobileRedirectUri", Text(2048), "", "Mobile redirect URI",
+            "Required (a URL) when the override is enabled."),
+        Key("oauth.endSessionEndpoint", Text(2048, fmt="url?"), "", "End session endpoint",
+            "RP-initiated logout; empty takes it from discovery."),
+        Key("passwordLogin.enabled", Bool(), True, "Enable password login",
+            "Login with email and password. Re-enable from the shell with manage.py enable_password_login."),
+    )),
+    Category("backup", "Database Dump Settings", "Manage database dump settings", (
+        Key("backup.database.enabled", Bool(), True, "Enable database dumps"),
+        Key("backup.database.cronExpression", Text(100, fmt="cron"), "0 02 * * *", "Schedule",
+            "When dumps are made, in the server's timezone.", presets=CRON_PRESETS),
+        Key("backup.database.keepLastAmount", Int(1, 10000), 14, "Dumps to keep",
+            "Older dumps are deleted after each new one."),
+    )),
+    Category("image", "Image Settings", "Manage the quality and resolution of generated images", _image_keys()),
+    _job_category(),
+    Category("external-library", "External Library", "Manage external library settings", (
+        Key("library.scan.enabled", Bool(), True, "Periodic scanning", "Scan all external libraries on a schedule."),
+        Key("library.scan.cronExpression", Text(100, fmt="cron"), "0 0 * * *", "Scanning interval",
+            "Cron expression, in the server's timezone.", presets=CRON_PRESETS),
+        Key("library.watch.enabled", Bool(), False, "Watch for file changes [EXPERIMENTAL]",
+            "Import changed files without a rescan. Operating-system events do not arrive for network mounts."),
+    )),
+    Category("logging", "Logging", "Manage log settings", (
+        Key("logging.enabled", Bool(), True, "Enable logging"),
+        Key("logging.level", Choice(["verbose", "debug", "log", "warn", "error", "fatal"]), "log", "Level",
+            "Applies to every process (web and job workers) within seconds."),
+    )),
+    Category("machine-learning", "Machine Learning Settings", "Manage machine learning features and settings", (
+        Key("machineLearning.enabled", Bool(), True, "Enable machine learning",
+            "Off disables smart search, facial recognition and duplicate detection."),
+        Key("machineLearning.urls", UrlList(1), ["http://immich-machine-learning:3003"], "URLs",
+            "Machine learning servers, tried in order; healthy ones first."),
+        Key("machineLearning.availabilityChecks.enabled", Bool(), True, "Availability checks",
+            "Ping each URL periodically and skip the ones that do not answer."),
+        Key("machineLearning.availabilityChecks.timeout", Int(1, 600000, "ms"), 2000, "Check timeout"),
+        Key("machineLearning.availabilityChecks.interval", Int(1000, 86400000, "ms"), 30000, "Check interval"),
+        Key("machineLearning.clip.enabled", Bool(), True, "Enable smart search"),
+        Key("machineLearning.clip.modelName", Choice(sorted(CLIP_MODELS)), "ViT-B-32__openai", "CLIP model",
+            "Changing the model deletes existing embeddings: re-run Smart Search for all images.",
+            SMART_SEARCH_ALL),
+        Key("machineLearning.duplicateDetection.enabled", Bool(), True, "Enable duplicate detection",
+            "Requires smart search. Exact duplicates are always refused at upload."),
+        Key("machineLearning.duplicateDetection.maxDistance", Float(0.001, 0.1, 0.001), 0.01,
+            "Maximum detection distance", "Cosine distance under which two images count as duplicates.",
+            DUPLICATES_ALL),
+        Key("machineLearning.facialRecognition.enabled", Bool(), True, "Enable facial recognition"),
+        Key("machineLearning.facialRecognition.modelName",
+            Choice(["antelopev2", "buffalo_l", "buffalo_m", "buffalo_s"]), "buffalo_l", "Facial recognition model",
+            "You must re-run Face Detection for all images after changing the model.", FACE_DETECTION_ALL),
+        Key("machineLearning.facialRecognition.minScore", Float(0.1, 1), 0.7, "Min detection score",
+            "Faces detected with a lower confidence are ignored.", FACIAL_RECOGNITION_ALL),
+        Key("machineLearning.facialRecognition.maxDistance", Float(0.1, 2), 0.5, "Max recognition distance",
+            "Two faces closer than this are the same person.", FACIAL_RECOGNITION_ALL),
+        Key("machineLearning.facialRecognition.minFaces", Int(1), 3, "Min recognized faces",
+            "Fewer faces than this do not make a person.", FACIAL_RECOGNITION_ALL),
+    )),
+    Category("location", "Map & GPS Settings", "Manage map related features and settings", (
+        Key("map.enabled", Bool(), True, "Enable map features"),
+        Key("map.lightStyle", Text(2048, fmt="url", blank=False),
+            "https://tiles.immich.cloud/v1/style/light.json", "Light style", "URL of a MapLibre style.json."),
+        Key("map.darkStyle", Text(2048, fmt="url", blank=False),
+            "https://tiles.immich.cloud/v1/style/dark.json", "Dark style", "URL of a MapLibre style.json."),
+        Key("reverseGeocoding.enabled", Bool(), True, "Enable reverse geocoding",
+            "Look up city, state and country of geotagged assets (offline GeoNames data).", METADATA_ALL),
+    )),
+    Category("metadata", "Metadata Settings", "Manage metadata settings", (
+        Key("metadata.faces.import", Bool(), False, "Import faces",
+            "Import face regions from EXIF and XMP sidecars.", METADATA_ALL),
+    )),
+    Category("nightly-tasks", "Nightly Tasks Settings", "Manage nightly tasks", (
+        Key("nightlyTasks.startTime", Text(5, fmt="time"), "00:00", "Start time",
+            "When nightly tasks start, in the server's timezone."),
+        Key("nightlyTasks.databaseCleanup", Bool(), True, "Clean up the database",
+            "Purge expired trash, delete users whose deletion is due, remove people without faces."),
+        Key("nightlyTasks.missingThumbnails", Bool(), True, "Generate missing thumbnails"),
+        Key("nightlyTasks.clusterNewFaces", Bool(), True, "Cluster new faces"),
+        Key("nightlyTasks.syncQuotaUsage", Bool(), True, "Sync quota usage"),
+    )),
+    Category("notifications", "Notification Settings", "Manage notification settings, including email", (
+        Key("notifications.smtp.enabled", Bool(), False, "Enable email notifications",
+            "Saving checks the connection to the SMTP server."),
+        Key("notifications.smtp.from", Text(500), "", "From address",
+            "e.g. Photo Server <noreply@example.com>"),
+        Key("notifications.smtp.replyTo", Text(500), "", "Reply-to address", "Empty uses the from address."),
+        Key("notifications.smtp.transport.host", Text(500), "", "SMTP host"),
+        Key("notifications.smtp.transport.port", Int(0, 65535), 587, "SMTP port"),
+        Key("notifications.smtp.transport.secure", Bool(), False, "Use TLS (SMTPS)"),
+        Key("notifications.smtp.transport.ignoreCert", Bool(), False, "Ignore certificate errors"),
+        Key("notifications.smtp.transport.username", Text(500), "", "SMTP username"),
+        Key("notifications.smtp.transport.password", Secret(500), "", "SMTP password",
+            "Leave empty to keep the stored password."),
+        Key("templates.email.welcomeTemplate", Text(65536, multiline=True), "", "Welcome email template",
+            "Tags: {username}, {password}, {displayName}, {baseUrl}. Empty uses the built-in template."),
+        Key("templates.email.albumInviteTemplate", Text(65536, multiline=True), "", "Album invite template",
+            "Tags: {senderName}, {recipientName}, {albumId}, {albumName}, {baseUrl}."),
+        Key("templates.email.albumUpdateTemplate", Text(65536, multiline=True), "", "Album update template",
+            "Tags: {recipientName}, {albumId}, {albumName}, {baseUrl}."),
+    )),
+    Category("server", "Server Settings", "Manage server settings", (
+        Key("server.externalDomain", Text(2048, fmt="url?"), "", "External domain",
+            "Public address used in shared links and emails; empty uses the request's host."),
+        Key("server.loginPageMessage", Text(2000, multiline=True), "", "Welcome message",
+            "Shown (as plain text) on the login page."),
+        Key("server.publicUsers", Bool(), True, "Public users", "List all users to every user in sharing pickers."),
+    )),
+    Category("storage-template", "Storage Template Settings", "Manage the folder structure of uploaded assets", (
+        Key("storageTemplate.enabled", Bool(), False, "Enable storage template engine", "", STORAGE_MIGRATION),
+        Key("storageTemplate.hashVerificationEnabled", Bool(), True, "Hash verification",
+            "Re-check SHA1 checksums after moving files across devices."),
+        Key("storageTemplate.template", Text(1000, fmt="template", blank=False),
+            "{{y}}/{{y}}-{{MM}}-{{dd}}/{{filename}}", "Template",
+            "Applies to new assets; run Storage Template Migration for existing ones.", STORAGE_MIGRATION),
+    )),
+    Category("theme", "Theme Settings", "Manage customization of the web interface", (
+        Key("theme.customCss", Text(100_000, fmt="css", multiline=True), "", "Custom CSS",
+            "Applied to every page, login included."),
+    )),
+    Category("trash", "Trash Settings", "Manage trash settings", (
+        Key("trash.enabled", Bool(), True, "Enable trash",
+            "When off, deleting an asset removes it permanently."),
+        Key("trash.days", Int(0, 36500, "days"), 30, "Days in trash",
+            "Trashed assets are deleted permanently after this many days."),
+    )),
+    Category("user-settings", "User Settings", "Manage user settings", (
+        Key("user.deleteDelay", Int(1, 36500, "days"), 7, "Delete delay",
+            "Days after which a deleted user's account and assets are removed permanently. Changes apply "
+            "at the next nightly run."),
+    )),
+    Category("version-check", "Version Check", "Enable or disable the new version notification", (
+        Key("newVersionCheck.enabled", Bool(), True, "Enable version check"),
+        Key("newVersionCheck.channel", Choice([("stable", "Stable"), ("releaseCandidate", "Release candidate")]),
+            "stable", "Release channel"),
+    )),
+    Category("video-transcoding", "Video Transcoding Settings",
+             "Manage the resolution and encoding information of video files", _ffmpeg_keys()),
+)
+
+CATEGORIES_BY_SLUG = {category.slug: category for category in CATEGORIES}
+KEYS_BY_PATH = {key.path: key for category in CATEGORIES for key in category.keys}
+CATEGORY_OF_PATH = {key.path: category for category in CATEGORIES for key in category.keys}

@@ -1,0 +1,77 @@
+import os
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright runs an event loop beside live_server
+import shutil
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from settings_app.services import clear_config_cache
+
+TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
+ADMIN_PASSWORD = "admin-password-123"
+USER_PASSWORD = "user-password-123"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_config_cache():
+    """Each test starts from the settings in its own database, never a previous test's cache."""
+    clear_config_cache()
+    yield
+    clear_config_cache()
+
+
+@pytest.fixture
+def admin_user(db, django_user_model):
+    return django_user_model.objects.create_superuser("admin@example.com", ADMIN_PASSWORD, name="Admin")
+
+
+@pytest.fixture
+def other_admin(db, django_user_model):
+    return django_user_model.objects.create_superuser("second-admin@example.com", ADMIN_PASSWORD, name="Second")
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    return django_user_model.objects.create_user("user@example.com", USER_PASSWORD, name="User")
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def user_client(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def htmx_headers():
+    return {"HTTP_HX_REQUEST": "true"}
+
+
+# --- Browser tests (Playwright driving Debian's chromium) ----------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# .ci/run sets REQUIRE_BROWSER_TESTS=1 so that a missing chromium fails CI instead of skipping.
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER_TESTS") == "1"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not CHROMIUM:
+        if REQUIRE_BROWSER:
+            pytest.fail("chromium is not installed but REQUIRE_BROWSER_TESTS=1 (apt-get install -y chromium)")
+        pytest.skip("browser tests need Debian's chromium (apt-get install -y chromium)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-quic", "--disable-sync"],
+    }

@@ -1,0 +1,85 @@
+import hashlib
+import secrets
+
+from django.contrib.auth.base_user import BaseUserManager
+from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email, password=None, **fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, **fields):
+        fields.update(is_admin=True, is_superuser=True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Users log in with their email. `is_admin` is Immich's admin flag; it also opens the Django admin."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    storage_label = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    quota_size_in_bytes = models.BigIntegerField(null=True, blank=True, help_text="Empty = unlimited.")
+    is_admin = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    oauth_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Set when deletion is scheduled.")
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self):
+        return self.email
+
+    @property
+    def is_staff(self):
+        return self.is_admin
+
+    def has_perm(self, perm, obj=None):
+        return self.is_active and self.is_admin
+
+    def has_module_perms(self, app_label):
+        return self.is_active and self.is_admin
+
+
+def hash_api_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """An Immich API key: the secret is shown once at creation; only its hash is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=200, default="API Key")
+    key_hash = models.CharField(max_length=64, unique=True)
+    permissions = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def issue(cls, user, name="API Key", permissions=None) -> tuple["ApiKey", str]:
+        secret = secrets.token_urlsafe(32)
+        key = cls.objects.create(
+            user=user, name=name, key_hash=hash_api_key(secret), permissions=permissions or ["all"]
+        )
+        return key, secret

@@ -1,0 +1,61 @@
+from django import forms
+from django.contrib.auth import login, logout
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from settings_app.services import get_config
+
+from .services import LoginRefused, login_with_password, password_login_enabled
+
+
+class LoginForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    password = forms.CharField(widget=forms.PasswordInput, max_length=1024)
+
+
+def home(request):
+    if not request.user.is_authenticated:
+        return redirect("login")
+    if request.user.is_admin:
+        return redirect("settings:index")
+    return render(request, "home.html")
+
+
+def login_view(request):
+    config = get_config()
+    form = LoginForm(request.POST or None)
+    error = ""
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                user = login_with_password(request, form.cleaned_data["email"], form.cleaned_data["password"])
+            except LoginRefused as refused:
+                error, status = str(refused), 401
+            else:
+                login(request, user)
+                target = request.GET.get("next", "/")
+                if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+                    target = "/"
+                return redirect(target)
+        else:
+            status = 400
+    return render(
+        request,
+        "users_app/login.html",
+        {
+            "form": form,
+            "error": error,
+            "password_login": password_login_enabled(),
+            "oauth": config.oauth,
+            "welcome_message": config.server.loginPageMessage,
+        },
+        status=status,
+    )
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    return redirect("login")

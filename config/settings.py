@@ -1,6 +1,7 @@
 """Django settings. Everything the administrator can change at run time lives in settings_app,
 not here: this file holds only what a process needs before it can reach the database."""
 
+import os
 import secrets
 from pathlib import Path
 
@@ -100,7 +101,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "db.sqlite3",
-            "TEST": {"NAME": DATA_DIR / "test-db.sqlite3"},
+            # A file (not :memory:) so that worker subprocesses started by tests can share it; one per
+            # test run so that parallel runs do not clobber each other.
+            "TEST": {"NAME": DATA_DIR / f"test-db-{os.getpid()}.sqlite3"},
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

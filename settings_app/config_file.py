@@ -58,8 +58,11 @@ def parse(path: str) -> dict:
 
 def load_from_settings() -> None:
     """Called at start-up; tests call it again after changing settings.SETTINGS_CONFIG_FILE."""
+    from .services import clear_config_cache
+
     global _locked
     _locked = parse(settings.SETTINGS_CONFIG_FILE) if settings.SETTINGS_CONFIG_FILE else {}
+    clear_config_cache()
 
 
 def locked_values() -> dict:

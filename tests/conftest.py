@@ -75,3 +75,26 @@ def browser_type_launch_args(browser_type_launch_args):
         "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-quic", "--disable-sync"],
     }
+
+
+# --- Other processes (workers, probes) sharing the test database ---------------------------------------
+
+
+def database_url_of(connection) -> str:
+    """A DATABASE_URL that points a child process at the database this test uses."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def child_env(transactional_db):
+    """Environment for a `manage.py`/python child process that must see this test's database."""
+    from django.conf import settings
+    from django.db import connection
+
+    env = {**os.environ, "DATABASE_URL": database_url_of(connection), "DATA_DIR": str(settings.DATA_DIR)}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return env

@@ -1,0 +1,89 @@
+"""Every dashboard page and admin API endpoint is for administrators only, proven by enumerating the URL
+patterns: anonymous visitors are sent to login (pages) or get 401 (API); signed-in users get 403."""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+# Endpoints Immich also serves without an administrator (login, public server info, OAuth flow).
+PUBLIC_OR_USER = re.compile(
+    r"^(api/server/(config|features|ping|version|about)|api/auth/|api/api-keys|api/oauth/|api/users/me)"
+)
+ADMIN_AREAS = ("admin/", "api/")
+SAMPLE_ARGUMENTS = {"slug": "image", "name": "thumbnailGeneration", "pk": "1", "id": "1", "change_id": "1",
+                    "queue": "thumbnailGeneration", "path": "x"}
+
+
+def _patterns(resolvers, prefix=""):
+    for entry in resolvers:
+        pattern = str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _patterns(entry.url_patterns, prefix + pattern)
+        elif isinstance(entry, URLPattern):
+            yield prefix + pattern
+
+
+def _concrete(pattern: str) -> str:
+    def sample(match):
+        return SAMPLE_ARGUMENTS.get(match.group(2), "1")
+
+    path = re.sub(r"<(?:(\w+):)?(\w+)>", sample, pattern)
+    return "/" + path.lstrip("^").rstrip("$").replace("\\", "")
+
+
+def admin_urls() -> list[str]:
+    urls = []
+    for pattern in _patterns(get_resolver().url_patterns):
+        if pattern.startswith(ADMIN_AREAS) and not PUBLIC_OR_USER.match(pattern):
+            urls.append(_concrete(pattern))
+    return sorted(set(urls))
+
+
+def test_the_enumeration_finds_the_admin_areas():
+    urls = admin_urls()
+    assert "/admin/system-settings/" in urls
+    assert "/admin/jobs/" in urls
+    assert any(url.startswith("/api/system-config") for url in urls)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", admin_urls())
+def test_anonymous_is_sent_to_login_or_gets_401(client, url):
+    statuses = []
+    for method in ("get", "post", "put", "delete"):
+        response = getattr(client, method)(url)
+        statuses.append(response.status_code)
+        if url.startswith("/api/"):
+            assert response.status_code in (401, 405), (method, url, response.status_code)
+        else:
+            assert response.status_code in (302, 405), (method, url, response.status_code)
+            if response.status_code == 302:
+                assert response["Location"].startswith("/login/"), (method, url)
+    assert set(statuses) != {405}, url
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", admin_urls())
+def test_non_admin_gets_403(user_client, url):
+    statuses = [getattr(user_client, method)(url).status_code for method in ("get", "post", "put", "delete")]
+    assert set(statuses) <= {403, 405}, (url, statuses)
+    assert 403 in statuses, url
+
+
+@pytest.mark.django_db
+def test_the_django_console_is_closed_to_non_admins(user_client, client):
+    assert client.get("/console/")["Location"].startswith("/console/login/")
+    response = user_client.get("/console/")
+    assert response.status_code == 302 and response["Location"].startswith("/console/login/")
+
+
+@pytest.mark.django_db
+def test_posts_without_csrf_token_are_refused_for_session_users(admin_user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    for url in admin_urls():
+        response = client.post(url)
+        assert response.status_code in (403, 405), (url, response.status_code)

@@ -26,20 +26,30 @@ SECRET_MASK = "********"
 # --- Reading ---------------------------------------------------------------------------------------
 
 
-class Config:
+class _Section:
+    """A read-only view of one level of the nested config."""
+
+    def __init__(self, data: dict):
+        self._data = data
+
+    def __getattr__(self, name):
+        try:
+            value = self._data[name]
+        except KeyError:
+            raise AttributeError(name)
+        return _Section(value) if isinstance(value, dict) else value
+
+    def __eq__(self, other):
+        return isinstance(other, _Section) and self._data == other._data
+
+
+class Config(_Section):
     """The effective config, read-only, with attribute access in Immich's shape:
     `config.image.thumbnail.size`, or `config.get("image.thumbnail.size")`."""
 
     def __init__(self, flat: dict):
+        super().__init__(nest(flat))
         self._flat = flat
-        self._nested = nest(flat)
-
-    def __getattr__(self, name):
-        try:
-            value = self._nested[name]
-        except KeyError:
-            raise AttributeError(name)
-        return _Section(value) if isinstance(value, dict) else value
 
     def get(self, path: str):
         return self._flat[path]
@@ -54,24 +64,6 @@ class Config:
                 if KEYS_BY_PATH[path].secret:
                     flat[path] = ""
         return nest(copy.deepcopy(flat))
-
-    def __eq__(self, other):
-        return isinstance(other, Config) and self._flat == other._flat
-
-
-class _Section:
-    def __init__(self, data: dict):
-        self._data = data
-
-    def __getattr__(self, name):
-        try:
-            value = self._data[name]
-        except KeyError:
-            raise AttributeError(name)
-        return _Section(value) if isinstance(value, dict) else value
-
-    def __eq__(self, other):
-        return isinstance(other, _Section) and self._data == other._data
 
 
 def nest(flat: dict) -> dict:

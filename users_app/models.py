@@ -6,6 +6,8 @@ from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
 from django.utils import timezone
 
+GIB = 1024**3
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -47,6 +49,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.email
+
+    @property
+    def quota_in_gib(self) -> float | None:
+        """The storage quota as Immich shows it (GiB, 1024³ bytes); None = unlimited."""
+        return None if self.quota_size_in_bytes is None else self.quota_size_in_bytes / GIB
 
     @property
     def is_staff(self):

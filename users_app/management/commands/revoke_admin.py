@@ -1,0 +1,22 @@
+from django.core.management import CommandError
+
+from users_app.management.cli import PromptingCommand
+from users_app.services import UserError, administrators, set_admin
+
+
+class Command(PromptingCommand):
+    help = "Remove the administrator role from a user."
+
+    def add_arguments(self, parser):
+        parser.add_argument("email", nargs="?", help="The user's email (asked when omitted).")
+
+    def handle(self, *args, **options):
+        email = options["email"] or self.ask_text("Please enter the user's email: ")
+        try:
+            user = set_admin(email, False)
+        except UserError as error:
+            raise CommandError(str(error))
+        self.stdout.write(self.style.SUCCESS(f"Admin access has been revoked from {user.email}."))
+        if not administrators().exists():
+            self.stderr.write("Warning: there is no administrator left. Run manage.py grant_admin <email> to "
+                              "appoint one.")

@@ -100,11 +100,18 @@ FORMAT_VALIDATORS = {
 }
 
 
+class _RawCheckboxInput(forms.CheckboxInput):
+    # CheckboxInput.value_from_datadict turns any string but "true"/"false" into True ("0", "off",
+    # "maybe"); hand the submitted value to the field as it is, so that the field can refuse it.
+    def value_from_datadict(self, data, files, name):
+        return data.get(name)
+
+
 class StrictBooleanField(forms.Field):
     """A checkbox for the dashboard (absent = off) that refuses anything but a boolean from the API,
     where Django's BooleanField would read any non-empty string as True."""
 
-    widget = forms.CheckboxInput
+    widget = _RawCheckboxInput
     TRUE = {True, "true", "True", "on", "1"}
     FALSE = {False, "false", "False", "off", "0", None, ""}
 

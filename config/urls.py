@@ -12,10 +12,12 @@ urlpatterns = [
     path("", home, name="home"),
     path("custom.css", custom_css, name="custom-css"),
     path("", include("users_app.urls")),
+    path("auth/oauth/", include("users_app.oauth_urls")),
     path("admin/system-settings/", include("settings_app.urls")),
     path("admin/jobs/", include("jobs_app.urls")),
     path("console/", admin.site.urls),
     path("api/", include("users_app.api_urls")),
+    path("api/oauth/", include("users_app.oauth_api_urls")),
     path("api/", include("settings_app.api_urls")),
     path("api/", include("jobs_app.api_urls")),
 ]

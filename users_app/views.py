@@ -6,7 +6,7 @@ from django.views.decorators.http import require_POST
 
 from settings_app.services import get_config
 
-from .services import LoginRefused, login_with_password, password_login_enabled
+from .services import PASSWORD_LOGIN_DISABLED, LoginRefused, login_with_password, password_login_enabled
 
 
 class LoginForm(forms.Form):
@@ -28,7 +28,9 @@ def login_view(request):
     error = ""
     status = 200
     if request.method == "POST":
-        if form.is_valid():
+        if not password_login_enabled():
+            error, status = PASSWORD_LOGIN_DISABLED, 401  # refused whatever was posted
+        elif form.is_valid():
             try:
                 user = login_with_password(request, form.cleaned_data["email"], form.cleaned_data["password"])
             except LoginRefused as refused:

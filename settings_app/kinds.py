@@ -199,7 +199,7 @@ class Bool(Kind):
 
 
 class Int(Kind):
-    json_types = (int, str)
+    json_types = (int, float, str)  # 12.0 is 12; the form refuses 12.5
     json_type_name = "a whole number"
     def __init__(self, min_value: int | None = None, max_value: int | None = None, unit: str = ""):
         self.min_value = min_value
@@ -257,7 +257,7 @@ class Float(Kind):
 class OptionalInt(Int):
     """A whole number or nothing (blank / JSON null)."""
 
-    json_types = (int, str, type(None))
+    json_types = (int, float, str, type(None))
     json_type_name = "a whole number or null"
 
     def describe(self):

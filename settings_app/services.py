@@ -283,28 +283,28 @@ def save_values(
     locked = locked_paths()
     result = SaveResult()
 
-    for path in values:
-        if path in locked and values[path] != current_flat[path] and not KEYS_BY_PATH[path].secret:
+    cleaned, errors = validate_values(values, base=current_flat, check_types=not from_form)
+    result.errors.update(errors)
+    # A locked key may be sent back unchanged (clients PUT the whole config), in any equivalent form.
+    for path in locked.intersection(values):
+        if path in cleaned and cleaned[path] != current_flat[path] and not KEYS_BY_PATH[path].secret:
             result.errors[path] = ["Set by the config file (SETTINGS_CONFIG_FILE); it cannot be changed here."]
-    submitted = {path: value for path, value in values.items() if path not in locked}
-    cleaned, errors = validate_values(submitted, base=current_flat, check_types=not from_form)
-    for path, messages in errors.items():
-        result.errors.setdefault(path, []).extend(messages)
     if result.errors:
         return result
+    cleaned = {path: value for path, value in cleaned.items() if path not in locked}
 
     for path, value in list(cleaned.items()):
         if KEYS_BY_PATH[path].secret and not value and path not in clear_secrets:
             cleaned[path] = current_flat[path]  # empty secret field = keep the stored one
     proposed = dict(current_flat)
-    proposed.update({path: value for path, value in cleaned.items() if path not in locked})
+    proposed.update(cleaned)
     new_config = Config(_normalize(proposed))
     for problem in events.validate(current, new_config):
         result.errors.setdefault(problem.path, []).append(problem.message)
     if result.errors:
         return result
 
-    changed = {path for path in cleaned if path not in locked and cleaned[path] != current_flat[path]}
+    changed = {path for path in cleaned if cleaned[path] != current_flat[path]}
     slugs = list(dict.fromkeys(CATEGORY_OF_PATH[path].slug for path in changed))
     with transaction.atomic():
         for slug in slugs:

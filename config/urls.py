@@ -4,6 +4,8 @@ from django.urls import include, path
 from settings_app.views import custom_css
 from users_app.views import home
 
+handler404 = "config.views.not_found"
+
 admin.site.site_header = "Photo Server — admin console"
 admin.site.site_title = "Photo Server console"
 admin.site.index_title = "Users and data"

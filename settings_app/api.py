@@ -156,6 +156,12 @@ def server_ping(request):
     return JsonResponse({"res": "pong"})
 
 
+@api_methods("GET")
+def server_theme(request):
+    """Public, as Immich's: the Theme settings' custom CSS."""
+    return JsonResponse({"customCss": get_config().theme.customCss})
+
+
 @cache
 def project_version() -> str:
     try:

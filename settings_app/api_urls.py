@@ -11,4 +11,5 @@ urlpatterns = [
     path("server/features", api.server_features, name="api-server-features"),
     path("server/ping", api.server_ping, name="api-server-ping"),
     path("server/version", api.server_version, name="api-server-version"),
+    path("server/theme", api.server_theme, name="api-server-theme"),
 ]

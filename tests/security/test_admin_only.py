@@ -8,7 +8,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 # Endpoints Immich also serves without an administrator (login, public server info, OAuth flow).
 PUBLIC_OR_USER = re.compile(
-    r"^(api/server/(config|features|ping|version|about)|api/auth/|api/api-keys|api/oauth/|api/users/me)"
+    r"^(api/server/(config|features|ping|version|about|theme)|api/auth/|api/api-keys|api/oauth/|api/users/me)"
 )
 ADMIN_AREAS = ("admin/", "api/")
 SAMPLE_ARGUMENTS = {"slug": "image", "name": "thumbnailGeneration", "pk": "1", "id": "1", "change_id": "1",

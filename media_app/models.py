@@ -1,0 +1,123 @@
+"""Assets (photos and videos) and external libraries, in Immich's shape: the EXIF data Immich keeps in a
+separate exif table lives on the asset here, since every asset has exactly one."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+# Immich's defaults for a new external library: NAS metadata folders and macOS resource forks.
+DEFAULT_EXCLUSION_PATTERNS = ["**/@eaDir/**", "**/._*", "**/#recycle/**", "**/#snapshot/**"]
+
+
+def _default_exclusion_patterns():
+    return list(DEFAULT_EXCLUSION_PATTERNS)
+
+
+class Library(models.Model):
+    """An external library: folders on the server's disk, imported read-only for one owner."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="libraries")
+    name = models.CharField(max_length=200)
+    import_paths = models.JSONField(default=list, blank=True, help_text="Absolute folder paths to import from.")
+    exclusion_patterns = models.JSONField(default=_default_exclusion_patterns, blank=True,
+                                          help_text="Glob patterns of files and folders to skip.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    # What the last scan did, shown on the dashboard.
+    last_scanned_at = models.DateTimeField(null=True, blank=True)
+    last_scan_new = models.PositiveIntegerField(default=0)
+    last_scan_changed = models.PositiveIntegerField(default=0)
+    last_scan_offline = models.PositiveIntegerField(default=0)
+    last_scan_online = models.PositiveIntegerField(default=0, help_text="Offline files that came back.")
+    last_scan_errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "libraries"
+
+    def __str__(self):
+        return self.name
+
+
+class AssetType(models.TextChoices):
+    IMAGE = "image", "Image"
+    VIDEO = "video", "Video"
+
+
+class Asset(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assets")
+    # Null for uploads; set for files of an external library (never deleted from disk by the server).
+    library = models.ForeignKey(Library, null=True, blank=True, on_delete=models.CASCADE, related_name="assets")
+    type = models.CharField(max_length=10, choices=AssetType.choices)
+    original_path = models.TextField(help_text="Absolute path of the original file.")
+    original_filename = models.CharField(max_length=255)
+    checksum = models.CharField(max_length=40, db_index=True, help_text="SHA1 of the file, hex.")
+    file_size = models.BigIntegerField(default=0)
+    file_created_at = models.DateTimeField(null=True, blank=True)
+    file_modified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, help_text="When the server imported it.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # When the photo was taken: the instant, plus the wall-clock time where it was taken (Immich's
+    # localDateTime, stored as if it were UTC) which the timeline groups by day.
+    taken_at = models.DateTimeField(null=True, blank=True)
+    local_taken_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    timezone = models.CharField(max_length=10, blank=True, help_text='UTC offset of the place, e.g. "+03:00".')
+
+    width = models.PositiveIntegerField(null=True, blank=True, help_text="As displayed (after orientation).")
+    height = models.PositiveIntegerField(null=True, blank=True)
+    orientation = models.PositiveSmallIntegerField(null=True, blank=True, help_text="EXIF orientation 1-8.")
+    make = models.CharField(max_length=255, blank=True)
+    model = models.CharField(max_length=255, blank=True)
+    lens_model = models.CharField(max_length=255, blank=True)
+    rating = models.SmallIntegerField(null=True, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    altitude = models.FloatField(null=True, blank=True, help_text="Metres above sea level.")
+    city = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=200, blank=True)
+    country = models.CharField(max_length=200, blank=True)
+    country_code = models.CharField(max_length=2, blank=True)
+
+    # Videos
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    video_codec = models.CharField(max_length=40, blank=True)
+    audio_codec = models.CharField(max_length=40, blank=True)
+    frame_rate = models.FloatField(null=True, blank=True)
+
+    # Generated files, relative to MEDIA_ROOT.
+    thumbhash = models.BinaryField(null=True, blank=True)
+    thumbnail_path = models.CharField(max_length=500, blank=True)
+    preview_path = models.CharField(max_length=500, blank=True)
+    fullsize_path = models.CharField(max_length=500, blank=True)
+
+    metadata_extracted_at = models.DateTimeField(null=True, blank=True)
+    metadata_error = models.TextField(blank=True)
+    thumbnails_generated_at = models.DateTimeField(null=True, blank=True)
+    thumbnail_error = models.TextField(blank=True)
+
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True, help_text="In the trash since.")
+    is_offline = models.BooleanField(default=False, help_text="The library file is missing or excluded.")
+
+    class Meta:
+        ordering = ["-local_taken_at", "-created_at"]
+        indexes = [models.Index(fields=["owner", "-local_taken_at"], name="asset_timeline")]
+        constraints = [
+            # An upload is stored once per owner; library files are unique by path in their library.
+            models.UniqueConstraint(fields=["owner", "checksum"], condition=Q(library__isnull=True),
+                                    name="asset_upload_checksum_unique"),
+            models.UniqueConstraint(fields=["library", "original_path"], condition=Q(library__isnull=False),
+                                    name="asset_library_path_unique"),
+        ]
+
+    def __str__(self):
+        return self.original_filename
+
+    @property
+    def is_video(self) -> bool:
+        return self.type == AssetType.VIDEO

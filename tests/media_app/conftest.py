@@ -1,0 +1,40 @@
+import csv
+from pathlib import Path
+
+import pytest
+
+from media_app.formats import asset_type_for
+from media_app.models import Asset
+from media_app.services.files import sha1_of
+from tests.conftest import TESTDATA
+
+PHOTOS = TESTDATA / "photos"
+VIDEOS = TESTDATA / "videos"
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+PHOTO_ROWS = _rows(PHOTOS / "metadata.csv")
+VIDEO_ROWS = _rows(VIDEOS / "videos.csv")
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def make_asset(db, user, media_root):
+    """An uploaded asset pointing at a file (test data is read in place, never copied into the repo)."""
+
+    def make(path, owner=None, **fields):
+        path = Path(path)
+        return Asset.objects.create(owner=owner or user, type=asset_type_for(path), original_path=str(path),
+                                    original_filename=path.name, checksum=sha1_of(path),
+                                    file_size=path.stat().st_size, **fields)
+
+    return make

@@ -41,6 +41,7 @@ from .models import GIB
 
 log = logging.getLogger(__name__)
 
+START_PATH = "/auth/oauth/start/"
 CALLBACK_PATH = "/auth/oauth/callback/"
 MOBILE_REDIRECT_PATH = "/api/oauth/mobile-redirect"
 # The Immich mobile app's own redirect URI; the mobile redirect override replaces it (Immich's
@@ -369,6 +370,17 @@ def resolve_redirect_uri(oauth, uri: str) -> str:
     return uri
 
 
+def auto_launch(query) -> bool:
+    """Auto launch: the login page goes straight to the provider, unless ?autoLaunch=0 (the way back in
+    when the provider is broken)."""
+    oauth = get_config().oauth
+    return bool(oauth.enabled and oauth.autoLaunch) and query.get("autoLaunch") != "0"
+
+
+def start_url(next_url: str = "") -> str:
+    return START_PATH + (f"?{urlencode({'next': next_url})}" if next_url else "")
+
+
 def mobile_app_redirect(query_string: str) -> str:
     """GET /api/oauth/mobile-redirect forwards the provider's answer to the app's custom scheme."""
     return f"{MOBILE_APP_REDIRECT}?{query_string}"
@@ -532,6 +544,9 @@ def _redeem_code(oauth, provider: ProviderInfo, code: str, flow: dict) -> dict:
         hint = ""
         if error == "invalid_client":
             hint = " Check the Client ID, the client secret and the token endpoint auth method."
+        elif error == "invalid_grant":
+            hint = (" The authorization code was not accepted: it expired, was already used, or the PKCE code "
+                    "verifier does not match. Start the login again.")
         log.warning("OAuth token request refused: %s %s", error, description)
         raise OAuthError(f"The provider refused the token request: {error}"
                          + (f" ({description})." if description else ".") + hint)

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from settings_app.services import get_config
 
+from .oauth import SESSION_ID_TOKEN, auto_launch, end_session_url, start_url
 from .services import PASSWORD_LOGIN_DISABLED, LoginRefused, login_with_password, password_login_enabled
 
 
@@ -24,6 +25,8 @@ def home(request):
 
 def login_view(request):
     config = get_config()
+    if request.method == "GET" and auto_launch(request.GET):
+        return redirect(start_url(request.GET.get("next", "")))
     form = LoginForm(request.POST or None)
     error = ""
     status = 200
@@ -59,5 +62,6 @@ def login_view(request):
 
 @require_POST
 def logout_view(request):
+    id_token = request.session.get(SESSION_ID_TOKEN)  # set by an OAuth login: log out at the provider too
     logout(request)
-    return redirect("login")
+    return redirect(end_session_url(id_token) or "login")

@@ -53,6 +53,9 @@ class OidcProvider:
                                     "grant_types": ["authorization_code"], **metadata})
         return client
 
+    def last_token_request(self) -> dict:
+        return requests.get(self.issuer + "/__test__/last-token-request", timeout=10, verify=self.verify).json()
+
     def shift_next_token_clock(self, seconds: int) -> None:
         self.post("/__test__/clock", {"seconds": seconds})
 

@@ -12,7 +12,9 @@
 // - the login/consent interaction logs in the account chosen with POST /__test__/account at once, so a
 //   plain HTTP client following redirects completes the flow;
 // - POST /__test__/clock {"seconds": -7200} issues the next token response with the clock moved, which
-//   yields an already expired ID token.
+//   yields an already expired ID token;
+// - GET /__test__/last-token-request tells how the last token request authenticated the client
+//   ("basic" = Authorization header; oidc-provider itself accepts client_secret_post and _basic alike).
 'use strict';
 
 const crypto = require('node:crypto');
@@ -30,6 +32,7 @@ const CLAIMS = {
 const state = {
   account: { sub: 'default-subject', claims: { email: 'default@example.com', name: 'Default' } },
   nextTokenClockShift: 0,
+  lastTokenRequest: null,
 };
 
 function readJson(req) {
@@ -114,6 +117,14 @@ async function main() {
       }
       ctx.respond = false;
       return;
+    }
+    if (ctx.path === '/__test__/last-token-request' && ctx.method === 'GET') {
+      ctx.body = state.lastTokenRequest || {};
+      return;
+    }
+    if (ctx.path === '/token') {
+      const authorization = ctx.headers.authorization || '';
+      state.lastTokenRequest = { clientAuthentication: authorization.toLowerCase().startsWith('basic ') ? 'basic' : 'body' };
     }
     if (ctx.path === '/token' && state.nextTokenClockShift) {
       const seconds = state.nextTokenClockShift;

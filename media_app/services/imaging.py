@@ -10,13 +10,14 @@ from PIL import Image, UnidentifiedImageError
 
 pillow_heif.register_heif_opener()
 
-# Above this many pixels a file is only decoded if it is plausibly a photo: a real photo carries far more
-# than SUSPICIOUS_BYTES_PER_PIXEL of data (12 MP phone JPEGs: ~0.3 byte/pixel; even a 100 MP JPEG of one
-# flat colour needs ~0.015). A few hundred KB claiming 100 MP is a decompression bomb.
+# Above this many pixels a file is only decoded if it carries photo-like amounts of data. Real photos
+# hold ~0.1-0.5 byte per pixel (a 12 MP phone JPEG is 3-5 MB); a bomb is a tiny file claiming a huge
+# canvas: a 100 MP flat PNG is ~0.003 byte/pixel, a 100 MP flat JPEG ~0.015.
 SUSPICIOUS_PIXELS = 40_000_000
-SUSPICIOUS_BYTES_PER_PIXEL = 0.01
+SUSPICIOUS_BYTES_PER_PIXEL = 0.02
 # Nothing larger is ever decoded (Pillow's own hard limit, twice its warning threshold).
 MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
+TRUNCATED = "truncated image: the file ends before the image data does"
 
 
 class BadMediaFile(Exception):
@@ -56,7 +57,9 @@ def open_image(path) -> Image.Image:
         raise BadMediaFile(path, "not an image, or an image format this server cannot read")
     except Image.DecompressionBombError as error:
         raise BadMediaFile(path, f"decompression bomb refused: {error}")
-    except (OSError, ValueError, SyntaxError) as error:
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        if "truncated" in str(error).lower():
+            raise BadMediaFile(path, TRUNCATED)
         raise BadMediaFile(path, f"damaged image header ({error})")
     width, height = image.size
     pixels = width * height
@@ -82,8 +85,8 @@ def load_pixels(image: Image.Image, path) -> None:
             image.load()
     except OSError as error:
         message = str(error)
-        if "truncated" in message:
-            raise BadMediaFile(path, "truncated image: the file ends before the image data does")
+        if "truncated" in message.lower():
+            raise BadMediaFile(path, TRUNCATED)
         raise BadMediaFile(path, f"corrupt image data ({message})")
     except (ValueError, SyntaxError, EOFError) as error:
         raise BadMediaFile(path, f"corrupt image data ({error})")

@@ -1,0 +1,39 @@
+"""Which function runs a job, by Immich job name. Handlers are thin: they take the Job and call a
+service. Placeholders mark work whose pipeline does not exist yet; registering a real handler for the
+same name (the media issues do) replaces them."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.core.exceptions import ImproperlyConfigured
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Handler:
+    name: str
+    func: Callable  # func(job) -> str | None, a short outcome for the log
+    placeholder: bool = False
+
+
+HANDLERS: dict[str, Handler] = {}
+
+
+def job_handler(*names: str, placeholder: bool = False):
+    def register(func):
+        for name in names:
+            existing = HANDLERS.get(name)
+            if existing and not existing.placeholder and existing.func is not func:
+                if placeholder:
+                    continue  # a real handler is already in place
+                raise ImproperlyConfigured(f"Two handlers for the job {name}: {existing.func} and {func}.")
+            HANDLERS[name] = Handler(name, func, placeholder)
+        return func
+
+    return register
+
+
+def get_handler(name: str) -> Handler | None:
+    return HANDLERS.get(name)

@@ -1,0 +1,68 @@
+"""Background-task work that already exists (user deletion) and clearly named placeholders for work
+whose data does not exist yet (trash purge, quota sync, version check): the media and users issues
+replace them by registering real handlers for the same job names."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from settings_app.services import get_config
+
+from .models import JobsMetadata
+
+log = logging.getLogger(__name__)
+
+VERSION_CHECK_STATE = "version-check-state"
+VERSION_CHECK_MIN_INTERVAL = timedelta(seconds=50)  # Immich skips checks closer together than this
+
+
+def users_due_for_deletion(now=None):
+    """Users whose deletion was requested more than user.deleteDelay days ago."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=get_config().user.deleteDelay)
+    return get_user_model().objects.filter(deleted_at__isnull=False, deleted_at__lte=cutoff)
+
+
+def delete_user(user_id: int) -> str:
+    """Remove a user whose deletion is due, with everything that belongs to them (cascade). Idempotent:
+    a user already gone, or whose deletion was cancelled meanwhile, is left alone."""
+    user = users_due_for_deletion().filter(pk=user_id).first()
+    if user is None:
+        return f"user {user_id}: nothing to delete"
+    email = user.email
+    user.delete()
+    log.info("deleted user %s (deletion was requested %s)", email, user.deleted_at)
+    return f"deleted user {email}"
+
+
+def placeholder_purge_expired_trash() -> str:
+    """PLACEHOLDER until the media pipeline exists: permanently delete assets trashed more than
+    trash.days days ago. There is no asset table yet, so there is nothing to purge."""
+    days = get_config().trash.days
+    return f"trash purge (older than {days} days): no assets exist yet"
+
+
+def placeholder_sync_quota_usage() -> str:
+    """PLACEHOLDER until the media pipeline exists: recompute each user's storage usage."""
+    return "quota sync: no assets exist yet"
+
+
+def placeholder_version_check() -> str:
+    """PLACEHOLDER for Immich's VersionCheck: records when the check ran (skipping checks closer than
+    50 s, as Immich) but asks no release server, as this server has no release feed yet."""
+    config = get_config()
+    if not config.newVersionCheck.enabled:
+        return "version check disabled"
+    now = timezone.now()
+    state = JobsMetadata.objects.filter(key=VERSION_CHECK_STATE).first()
+    checked_at = state and state.value.get("checkedAt")
+    if checked_at and now - datetime.fromisoformat(checked_at) < VERSION_CHECK_MIN_INTERVAL:
+        return "version check skipped: checked less than 50 s ago"
+    JobsMetadata.objects.update_or_create(
+        key=VERSION_CHECK_STATE,
+        defaults={"value": {"checkedAt": now.isoformat(), "channel": config.newVersionCheck.channel,
+                            "releaseVersion": None}},
+    )
+    return "version check recorded (no release feed configured)"

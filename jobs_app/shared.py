@@ -1,0 +1,97 @@
+"""State shared by the processes of one `runjobs` instance (created before the pool is forked), and the
+wake-ups that cut an idle claimer's wait short: a finishing job on this machine sets the local event;
+with REDIS_URL a Redis pub/sub message does the same on every machine (a new job, a freed slot)."""
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+worker_id = ""  # "<host>:<pid>" of the instance; claims and leases are recorded under it
+_wake = None  # multiprocessing.Event
+_in_flight = None  # multiprocessing.Value: jobs claimed by this instance and not finished yet
+_redis = None
+
+
+def install(instance_id: str, wake_event, in_flight_counter) -> None:
+    global worker_id, _wake, _in_flight
+    worker_id, _wake, _in_flight = instance_id, wake_event, in_flight_counter
+
+
+def in_flight() -> int:
+    return _in_flight.value if _in_flight is not None else 0
+
+
+def add_in_flight(count: int) -> None:
+    if _in_flight is not None:
+        with _in_flight.get_lock():
+            _in_flight.value = max(0, _in_flight.value + count)
+
+
+def wait_for_wake(timeout: float) -> bool:
+    if _wake is None:
+        time.sleep(timeout)
+        return False
+    woken = _wake.wait(timeout)
+    _wake.clear()
+    return woken
+
+
+def wake_local() -> None:
+    if _wake is not None:
+        _wake.set()
+
+
+# --- Across machines (Redis) ---------------------------------------------------------------------------
+
+
+def channel() -> str:
+    # One channel per database, so that test runs and installs sharing a Redis do not wake each other.
+    return f"photoserver:jobs:{settings.DATABASES['default']['NAME']}"
+
+
+def _client():
+    global _redis
+    if _redis is None and settings.REDIS_URL:
+        import redis
+
+        _redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return _redis
+
+
+def publish() -> None:
+    """Tell every worker machine there may be something to claim (no-op without Redis)."""
+    client = _client()
+    if client is None:
+        return
+    try:
+        client.publish(channel(), b"1")
+    except Exception as error:  # a lost wake-up only costs one poll interval
+        log.debug("could not publish a jobs wake-up: %s", error)
+
+
+def start_redis_listener() -> bool:
+    """In the claiming process: turn Redis wake-ups into local ones. False without REDIS_URL."""
+    if not settings.REDIS_URL:
+        return False
+    threading.Thread(target=_listen_forever, name="jobs-wakeups", daemon=True).start()
+    return True
+
+
+def _listen_forever() -> None:
+    import redis
+
+    while True:
+        try:
+            pubsub = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).pubsub(
+                ignore_subscribe_messages=True)
+            pubsub.subscribe(channel())
+            for message in pubsub.listen():
+                if message and message.get("type") == "message":
+                    wake_local()
+        except Exception as error:
+            log.warning("jobs wake-up listener lost Redis (%s); polling meanwhile", error)
+            time.sleep(2)

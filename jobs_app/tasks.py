@@ -1,0 +1,75 @@
+"""The handlers of the queues' jobs: thin wrappers around services. Imported by JobsAppConfig.ready()."""
+
+from collections.abc import Callable, Iterable
+
+from . import backup, maintenance, services
+from .handlers import job_handler
+from .queues import QUEUES, QUEUES_BY_NAME
+
+# --- "Queue all" jobs of the media queues -----------------------------------------------------------
+
+# Per queue, a function (force) -> iterable of the ids its per-asset job runs for. The media issues
+# register theirs (e.g. a queryset's values_list("id", flat=True).iterator()); until then a queue has
+# nothing to fan out to.
+ITEM_SOURCES: dict[str, Callable[[bool | None], Iterable]] = {}
+
+
+def register_item_source(queue_name: str, source: Callable[[bool | None], Iterable]) -> None:
+    QUEUES_BY_NAME[queue_name]  # noqa: B018  (unknown queue names fail here, not at run time)
+    ITEM_SOURCES[queue_name] = source
+
+
+def queue_all(job) -> str:
+    """Stream the queue's ids into one per-item job each, in batches (Immich's *QueueAll)."""
+    queue = QUEUES_BY_NAME[job.queue]
+    source = ITEM_SOURCES.get(queue.name)
+    ids = source(job.data.get("force")) if source else ()
+    count = services.enqueue_stream(queue.name, queue.item_job, ({"id": item} for item in ids), run_id=job.run_id)
+    return f"queued {count} {queue.item_job} job(s)"
+
+
+job_handler(*(queue.queue_all_job for queue in QUEUES if queue.item_job))(queue_all)
+
+
+@job_handler(*(queue.item_job for queue in QUEUES if queue.item_job), placeholder=True)
+def placeholder_media_item(job) -> str:
+    """PLACEHOLDER until the media pipeline exists: the per-asset work of a media queue (thumbnails,
+    metadata, transcoding, faces, …). The media issues register the real handlers."""
+    return f"{job.name} {job.data.get('id')}: skipped, the media pipeline does not exist yet"
+
+
+# --- Background tasks --------------------------------------------------------------------------------
+
+
+@job_handler("AssetDeleteCheck", placeholder=True)
+def purge_expired_trash(job) -> str:
+    return maintenance.placeholder_purge_expired_trash()
+
+
+@job_handler("UserDeleteCheck")
+def queue_user_deletions(job) -> str:
+    count = 0
+    for user_id in maintenance.users_due_for_deletion().values_list("pk", flat=True).iterator():
+        count += services.enqueue("backgroundTask", "UserDelete", {"id": user_id},
+                                  dedupe_key=f"UserDelete:{user_id}") is not None
+    return f"queued {count} user deletion(s)"
+
+
+@job_handler("UserDelete")
+def delete_user(job) -> str:
+    return maintenance.delete_user(job.data["id"])
+
+
+@job_handler("UserSyncUsage", placeholder=True)
+def sync_quota_usage(job) -> str:
+    return maintenance.placeholder_sync_quota_usage()
+
+
+@job_handler("VersionCheck", placeholder=True)
+def version_check(job) -> str:
+    return maintenance.placeholder_version_check()
+
+
+@job_handler("DatabaseBackup")
+def database_backup(job) -> str:
+    return f"wrote {backup.backup_database()}"

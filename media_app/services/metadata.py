@@ -494,3 +494,12 @@ def extract_asset(asset_id) -> Asset:
 def _stat(path) -> os.stat_result:
     check_readable(path)
     return os.stat(path)
+
+
+def asset_ids_to_extract(force: bool | None) -> list:
+    """The assets an Extract Metadata run covers: ALL (force) = every online asset, MISSING = those never
+    extracted."""
+    assets = Asset.objects.filter(is_offline=False)
+    if not force:
+        assets = assets.filter(metadata_extracted_at__isnull=True)
+    return list(assets.values_list("id", flat=True))

@@ -405,7 +405,7 @@ def generate_asset(asset_id) -> Asset:
     return asset
 
 
-def asset_ids_to_generate(force: bool) -> list:
+def asset_ids_to_generate(force: bool | None) -> list:
     """The assets a Generate Thumbnails run covers: ALL (force) = every online asset; MISSING = those
     lacking a thumbnail, preview or thumbhash (in the database or on disk), or a required full size."""
     assets = Asset.objects.filter(is_offline=False)

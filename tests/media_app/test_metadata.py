@@ -226,3 +226,13 @@ def test_missing_file_raises(make_asset, tmp_path):
     gone.unlink()
     with pytest.raises(BadMediaFile, match="gone.jpg: file not found"):
         metadata.extract_asset(asset.id)
+
+
+@pytest.mark.django_db
+def test_missing_covers_assets_never_extracted_and_all_covers_every_online_asset(make_asset):
+    done = metadata.extract_asset(make_asset(PHOTOS / "tanners_ridge.jpg").id)
+    pending = make_asset(PHOTOS / "mongolels.jpg")
+    offline = make_asset(PHOTOS / "denali.webp", is_offline=True)
+    assert metadata.asset_ids_to_extract(force=False) == [pending.id]
+    assert set(metadata.asset_ids_to_extract(force=True)) == {done.id, pending.id}
+    assert offline.id not in metadata.asset_ids_to_extract(force=True)

@@ -146,19 +146,18 @@ def renew_leases(worker_id: str) -> int:
 
 
 def _give_back(jobs, now, *, lost: bool, reason: str) -> int:
-    """Return active jobs to the queue; a job lost too often is failed instead."""
-    given_back = 0
+    """Return active jobs to the queue; a job lost too often is failed instead. Returns how many."""
+    failed = 0
     if lost:
-        jobs.filter(lost__gte=conf.MAX_LOST - 1).update(
+        failed = jobs.filter(lost__gte=conf.MAX_LOST - 1).update(
             status=Job.FAILED, lost=F("lost") + 1, finished_at=now, claimed_by="", claim_token="",
             executor_pid=None, lease_until=None,
             error=f"{reason} {conf.MAX_LOST} times while running this job; it is not tried again automatically.",
         )
-    given_back = jobs.update(
+    return failed + jobs.update(
         status=Job.WAITING, run_at=now, claimed_by="", claim_token="", executor_pid=None, lease_until=None,
         **({"lost": F("lost") + 1} if lost else {}),
     )
-    return given_back
 
 
 @retry_on_busy

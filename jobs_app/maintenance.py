@@ -1,11 +1,10 @@
-"""Background-task work that already exists (user deletion) and clearly named placeholders for work
-whose data does not exist yet (trash purge, quota sync, version check): the media and users issues
-replace them by registering real handlers for the same job names."""
+"""Clearly named placeholders for background work whose pipeline does not exist yet (trash purge, quota
+sync, version check): the media issues replace them by registering real handlers for the same job names.
+(User deletion is real: users_app.services.delete_due_users.)"""
 
 import logging
 from datetime import datetime, timedelta
 
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from settings_app.services import get_config
@@ -16,25 +15,6 @@ log = logging.getLogger(__name__)
 
 VERSION_CHECK_STATE = "version-check-state"
 VERSION_CHECK_MIN_INTERVAL = timedelta(seconds=50)  # Immich skips checks closer together than this
-
-
-def users_due_for_deletion(now=None):
-    """Users whose deletion was requested more than user.deleteDelay days ago."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(days=get_config().user.deleteDelay)
-    return get_user_model().objects.filter(deleted_at__isnull=False, deleted_at__lte=cutoff)
-
-
-def delete_user(user_id: int) -> str:
-    """Remove a user whose deletion is due, with everything that belongs to them (cascade). Idempotent:
-    a user already gone, or whose deletion was cancelled meanwhile, is left alone."""
-    user = users_due_for_deletion().filter(pk=user_id).first()
-    if user is None:
-        return f"user {user_id}: nothing to delete"
-    email = user.email
-    user.delete()
-    log.info("deleted user %s (deletion was requested %s)", email, user.deleted_at)
-    return f"deleted user {email}"
 
 
 def placeholder_purge_expired_trash() -> str:

@@ -2,6 +2,8 @@
 
 from collections.abc import Callable, Iterable
 
+from users_app import services as users_services
+
 from . import backup, maintenance, services
 from .handlers import job_handler
 from .queues import QUEUES, QUEUES_BY_NAME
@@ -47,17 +49,9 @@ def purge_expired_trash(job) -> str:
 
 
 @job_handler("UserDeleteCheck")
-def queue_user_deletions(job) -> str:
-    count = 0
-    for user_id in maintenance.users_due_for_deletion().values_list("pk", flat=True).iterator():
-        count += services.enqueue("backgroundTask", "UserDelete", {"id": user_id},
-                                  dedupe_key=f"UserDelete:{user_id}") is not None
-    return f"queued {count} user deletion(s)"
-
-
-@job_handler("UserDelete")
-def delete_user(job) -> str:
-    return maintenance.delete_user(job.data["id"])
+def delete_due_users(job) -> str:
+    """Immich's UserDeleteCheck: remove users whose deletion was requested more than the delete delay ago."""
+    return f"removed {users_services.delete_due_users()} user(s) whose deletion was due"
 
 
 @job_handler("UserSyncUsage", placeholder=True)

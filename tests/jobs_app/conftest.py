@@ -12,6 +12,8 @@ import pytest
 
 from jobs_app.models import Job, WorkerHeartbeat
 
+from . import probe_tasks  # noqa: F401  (the test-only handlers, also in this process)
+
 ROOT = Path(__file__).resolve().parents[2]
 # Fast timings for the worker processes (production defaults are in jobs_app/conf.py).
 FAST_WORKER_ENV = {

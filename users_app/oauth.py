@@ -812,7 +812,7 @@ def check_configuration(oauth, redirect_uri: str) -> CheckReport:
                 report.problems.append(f"{used} needs the client secret, which is not set.")
             continue
         try:
-            _verification_key(oauth, provider, used, None, "ID token")
+            _verification_key(oauth, provider, used, None, "ID token" if used == algorithm else "userinfo")
             report.facts.append((f"{used} key", "found in the provider's JWKS"))
         except OAuthError as error:
             report.problems.append(error.message)

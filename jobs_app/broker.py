@@ -6,6 +6,7 @@ and progress that every machine shares). With REDIS_URL, Redis pub/sub wakes idl
 job is queued or a slot frees on any machine; without it they poll every JOBS_POLL_SECONDS."""
 
 import logging
+import time
 import uuid
 
 from django.db import DatabaseError, close_old_connections, connection
@@ -24,11 +25,12 @@ class JobBroker(Broker):
     def __init__(self, queue_names, list_key: str = "photoserver-jobs"):
         self.queue_names = tuple(queue_names)
         self._listening = False
+        self._empty_until: dict[str, float] = {}
         super().__init__(list_key=list_key)
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        self.queue_names, self._listening = tuple(QUEUES_BY_NAME), False
+        self.queue_names, self._listening, self._empty_until = tuple(QUEUES_BY_NAME), False, {}
 
     @staticmethod
     def get_connection(list_key: str = None):
@@ -38,12 +40,20 @@ class JobBroker(Broker):
         if not self._listening:
             self._listening = True
             shared.start_redis_listener()
+        # A queue found empty is looked at again after one poll interval, or at once when Redis says that
+        # jobs were queued: a freed slot elsewhere must not make every pass query every queue.
+        now = time.monotonic()
+        if shared.take_new_work():
+            self._empty_until.clear()
+        skip = {name for name, until in self._empty_until.items() if until > now}
+        empty = set()
         try:
-            claims = engine.claim_ready(self.queue_names, shared.worker_id)
+            claims = engine.claim_ready(self.queue_names, shared.worker_id, skip, empty)
         except DatabaseError as error:
             log.warning("could not claim jobs: %s", error)
             close_old_connections()
             claims = []
+        self._empty_until.update(dict.fromkeys(empty, now + conf.POLL_SECONDS))
         if claims:
             shared.add_in_flight(len(claims))
             return [(claim.job_id, SignedPackage.dumps(self._task(claim))) for claim in claims]

@@ -78,9 +78,10 @@ def claim(queue_name: str, limit: int, worker_id: str) -> list[Claim]:
     return [Claim(job_id, token, queue_name, name) for job_id, name in rows]
 
 
-def claim_ready(queue_names, worker_id: str) -> list[Claim]:
+def claim_ready(queue_names, worker_id: str, skip=frozenset(), found_empty: set | None = None) -> list[Claim]:
     """One pass over the queues: cheap reads first, a write transaction only where there is something
-    to claim (so idle workers do not take SQLite's write lock)."""
+    to claim (so idle workers do not take SQLite's write lock). Queues in `skip` were found empty a
+    moment ago and are not looked at; queues found empty now are added to `found_empty`."""
     config = get_config()
     now = timezone.now()
     paused = set(QueueState.objects.filter(is_paused=True).values_list("name", flat=True))
@@ -90,10 +91,12 @@ def claim_ready(queue_names, worker_id: str) -> list[Claim]:
     claims = []
     for name in queue_names:
         limit = concurrency_of(name, config)
-        if name in paused or active.get(name, 0) >= limit:
+        if name in skip or name in paused or active.get(name, 0) >= limit:
             continue
         if Job.objects.filter(queue=name, status=Job.WAITING, run_at__lte=now).exists():
             claims += claim(name, limit, worker_id)
+        elif found_empty is not None:
+            found_empty.add(name)
     return claims
 
 

@@ -24,7 +24,7 @@ def run_job(job_id: int, token: str) -> str:
     finally:
         shared.add_in_flight(-1)
         shared.wake_local()  # a slot is free: the claimer need not wait for its next poll
-        shared.publish()
+        shared.publish(shared.SLOT_FREED)
 
 
 def _execute(job: Job, token: str) -> str:

@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 
 worker_id = ""  # "<host>:<pid>" of the instance; claims and leases are recorded under it
 _wake = None  # multiprocessing.Event
+_new_work = threading.Event()  # in the claiming process: Redis said jobs were queued somewhere
 _in_flight = None  # multiprocessing.Value: jobs claimed by this instance and not finished yet
 _redis = None
 
@@ -45,6 +46,14 @@ def wake_local() -> None:
         _wake.set()
 
 
+def take_new_work() -> bool:
+    """Whether jobs were queued somewhere since the last call (only known with Redis)."""
+    if _new_work.is_set():
+        _new_work.clear()
+        return True
+    return False
+
+
 # --- Across machines (Redis) ---------------------------------------------------------------------------
 
 
@@ -62,13 +71,16 @@ def _client():
     return _redis
 
 
-def publish() -> None:
+NEW_WORK, SLOT_FREED = b"new", b"slot"
+
+
+def publish(kind: bytes = NEW_WORK) -> None:
     """Tell every worker machine there may be something to claim (no-op without Redis)."""
     client = _client()
     if client is None:
         return
     try:
-        client.publish(channel(), b"1")
+        client.publish(channel(), kind)
     except Exception as error:  # a lost wake-up only costs one poll interval
         log.debug("could not publish a jobs wake-up: %s", error)
 
@@ -91,6 +103,8 @@ def _listen_forever() -> None:
             pubsub.subscribe(channel())
             for message in pubsub.listen():
                 if message and message.get("type") == "message":
+                    if message.get("data") == NEW_WORK:
+                        _new_work.set()
                     wake_local()
         except Exception as error:
             log.warning("jobs wake-up listener lost Redis (%s); polling meanwhile", error)

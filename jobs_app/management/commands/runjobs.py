@@ -5,13 +5,23 @@ concurrency limits, pauses and schedules hold across all of them."""
 import importlib
 import logging
 
+from django.conf import settings
 from django.core.management import BaseCommand, CommandError
-from django.db import connection
+from django.db import connection, connections
 
 from jobs_app import conf
 from jobs_app.cluster import JobSentinel
 from jobs_app.queues import QUEUES_BY_NAME
 from settings_app.services import get_config
+
+
+def keep_database_connections() -> None:
+    """Worker processes are long-lived: keep each one's database connection between jobs instead of
+    Django's default for SQLite (CONN_MAX_AGE 0), which makes django-q2 reconnect before every job."""
+    for alias, database in settings.DATABASES.items():
+        if not database.get("CONN_MAX_AGE"):
+            database["CONN_MAX_AGE"] = None
+            connections[alias].settings_dict["CONN_MAX_AGE"] = None
 
 
 class Command(BaseCommand):
@@ -36,6 +46,7 @@ class Command(BaseCommand):
             importlib.import_module(module)
         if options["verbosity"] < 2:
             logging.getLogger("django-q").setLevel(logging.WARNING)  # one line per task is too much
+        keep_database_connections()
         get_config()  # config_init: log level etc. before the pool forks
         connection.close()
         self.stdout.write(f"Job workers starting for {len(names)} queue(s); Ctrl+C stops them.")

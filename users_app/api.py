@@ -125,19 +125,21 @@ def login(request):
     except LoginRefused as refused:
         return api_error(str(refused), 401, error="Unauthorized")
     start_session(request, user)
-    return JsonResponse(
-        {
-            "accessToken": request.session.session_key,
-            "userId": str(user.pk),
-            "userEmail": user.email,
-            "name": user.name,
-            "isAdmin": user.is_admin,
-            "profileImagePath": "",
-            "shouldChangePassword": False,
-            "isOnboarded": True,
-        },
-        status=201,
-    )
+    return JsonResponse(login_response(request, user), status=201)
+
+
+def login_response(request, user) -> dict:
+    """Immich's LoginResponseDto: the session key is the access token (`Authorization: Bearer ...`)."""
+    return {
+        "accessToken": request.session.session_key,
+        "userId": str(user.pk),
+        "userEmail": user.email,
+        "name": user.name,
+        "isAdmin": user.is_admin,
+        "profileImagePath": "",
+        "shouldChangePassword": False,
+        "isOnboarded": True,
+    }
 
 
 def _bearer_token(request) -> str:

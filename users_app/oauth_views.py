@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from . import oauth
-from .api import BadRequest, api_methods, field_error, json_object_body, validation_failed
+from .api import BadRequest, api_methods, field_error, json_object_body, login_response, validation_failed
 from .decorators import admin_required, api_error, api_login_required
 
 log = logging.getLogger(__name__)
@@ -93,20 +93,6 @@ def test_config(request):
 # --- Immich API -------------------------------------------------------------------------------------
 
 
-def _login_json(request, user) -> dict:
-    """Immich's LoginResponseDto, as POST /api/auth/login answers it."""
-    return {
-        "accessToken": request.session.session_key,
-        "userId": str(user.pk),
-        "userEmail": user.email,
-        "name": user.name,
-        "isAdmin": user.is_admin,
-        "profileImagePath": "",
-        "shouldChangePassword": False,
-        "isOnboarded": True,
-    }
-
-
 def _json_string(request, name: str):
     """(value, None) or (None, error response) for a required string field of a JSON body."""
     if request.content_type != "application/json":
@@ -160,7 +146,7 @@ def api_callback(request):
     except oauth.OAuthError as error:
         return _api_oauth_error(error)
     _start_session(request, user, completed.id_token)
-    return JsonResponse(_login_json(request, user), status=201)
+    return JsonResponse(login_response(request, user), status=201)
 
 
 def _user_json(user) -> dict:

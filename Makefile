@@ -20,10 +20,15 @@ $(DEV_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@ $(STAMP)
 
+# The OpenID Connect test provider (oidc-provider) for the OAuth tests, pinned by package-lock.json.
+NODE_DEPS := node_modules/.package-lock.json
+$(NODE_DEPS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
 run: $(STAMP)
 	$(PY) manage.py serve
 
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) $(NODE_DEPS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)

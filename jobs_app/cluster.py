@@ -31,6 +31,8 @@ from django_q.conf import Conf
 from django_q.queues import Queue
 from django_q.worker import worker
 
+from settings_app.services import get_config
+
 from . import conf, engine, schedules, shared
 from .broker import JobBroker
 from .models import Job, WorkerHeartbeat
@@ -165,8 +167,11 @@ class JobSentinel(Sentinel):
             if now >= next_heartbeat:
                 self.heartbeat()
                 next_heartbeat = now + conf.HEARTBEAT_SECONDS
-            if self.run_scheduler and now >= next_tick:
-                self.safely(schedules.tick, self.worker_id)
+            if now >= next_tick:  # also how this process notices saved settings (config_update listeners)
+                if self.run_scheduler:
+                    self.safely(schedules.tick, self.worker_id)
+                else:
+                    self.safely(get_config)
                 next_tick = now + conf.SCHEDULER_TICK_SECONDS
             if now >= next_housekeeping:
                 self.safely(housekeeping)

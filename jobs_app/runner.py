@@ -7,6 +7,8 @@ import traceback
 
 from django_q.exceptions import TimeoutException
 
+from settings_app.services import get_config
+
 from . import engine, shared
 from .handlers import get_handler
 from .models import Job, QueueRun
@@ -17,6 +19,7 @@ log = logging.getLogger(__name__)
 
 def run_job(job_id: int, token: str) -> str:
     try:
+        get_config()  # each job starts with the current settings (and this process's listeners see changes)
         job = engine.begin(job_id, token, os.getpid())
         if job is None:
             return f"job {job_id}: no longer claimed by this worker (taken over or removed), not run"

@@ -37,7 +37,7 @@ def test_running_jobs_never_exceed_the_saved_concurrency_and_reach_it(limit, adm
 
 def test_raising_concurrency_while_jobs_wait_applies_within_two_seconds(admin_user, start_worker, probe_log):
     set_concurrency(1, admin_user)
-    enqueue_probes(probe_log, 30, seconds=0.4)
+    enqueue_probes(probe_log, 30, seconds=0.3)
     start_worker()
     wait_for(lambda: len(probe_log.ends()) >= 2, message="two jobs done at concurrency 1")
 
@@ -54,7 +54,7 @@ def test_raising_concurrency_while_jobs_wait_applies_within_two_seconds(admin_us
 
 def test_lowering_concurrency_lets_running_jobs_finish(admin_user, start_worker, probe_log):
     set_concurrency(3, admin_user)
-    enqueue_probes(probe_log, 9, seconds=1.0)
+    enqueue_probes(probe_log, 7, seconds=0.8)
     start_worker()
     wait_for(lambda: len(probe_log.starts()) >= 3, message="three jobs running")
     running = {job_id for _, job_id, _, _ in probe_log.starts()}
@@ -158,3 +158,25 @@ def test_a_job_longer_than_the_stop_grace_is_handed_back_not_lost(admin_user, st
     assert worker.wait(15) == 0, worker_output(worker)
     job.refresh_from_db()
     assert (job.status, job.lost, job.claimed_by) == (Job.WAITING, 0, "")
+
+
+@pytest.mark.sqlite_only
+def test_a_long_sqlite_write_lock_delays_jobs_but_loses_or_repeats_none(admin_user, start_worker, probe_log):
+    import sqlite3
+
+    from django.db import connection
+
+    set_concurrency(4, admin_user)
+    jobs = enqueue_probes(probe_log, 16, seconds=0.2)
+    start_worker()
+    wait_for(lambda: len(probe_log.ends()) >= 2, message="jobs running")
+
+    blocker = sqlite3.connect(connection.settings_dict["NAME"], timeout=30)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database for a while
+    time.sleep(2.0)
+    blocker.commit()
+    blocker.close()
+
+    wait_for(all_finished, timeout=30, message="every probe job to finish")
+    assert sorted(job_id for _, job_id, _, _ in probe_log.starts()) == sorted(job.pk for job in jobs)
+    assert Job.objects.filter(status=Job.COMPLETED, lost=0, failures=0).count() == 16

@@ -16,7 +16,7 @@ from PIL import ExifTags, IptcImagePlugin
 
 from settings_app.services import get_config
 
-from ..formats import HEIF_EXTENSIONS, asset_type_for, extension
+from ..formats import asset_type_for
 from ..models import Asset, AssetType
 from . import geocoding
 from .imaging import BadMediaFile, check_readable, open_image
@@ -290,10 +290,11 @@ def read_image(path) -> MediaMetadata:
 
         # pillow-heif has already applied HEIF's rotation to the pixels (and reset the EXIF tag), so the
         # size is as displayed and the original orientation is kept in info.
-        orientation = image.info.get("original_orientation") or exif.get(TAG_ORIENTATION)
+        already_upright = "original_orientation" in image.info
+        orientation = image.info["original_orientation"] if already_upright else exif.get(TAG_ORIENTATION)
         meta.orientation = orientation if orientation in range(1, 9) else None
         width, height = image.size
-        if extension(path) not in HEIF_EXTENSIONS and meta.orientation in (5, 6, 7, 8):
+        if not already_upright and meta.orientation in (5, 6, 7, 8):
             width, height = height, width
         meta.width, meta.height = width, height
 

@@ -12,7 +12,7 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 import av
@@ -131,7 +131,8 @@ def decode_image(path, short_side: int | None) -> tuple[Image.Image, bytes | Non
             stored = (target[1], target[0]) if orientation in (5, 6, 7, 8) else target
             image.draft("RGB" if image.mode in ("RGB", "YCbCr") else image.mode, stored)
         load_pixels(image, path)
-        icc_profile = image.info.get("icc_profile") or None
+        # Only colour profiles describe colours worth converting; a grey profile on a grey image is moot.
+        icc_profile = image.info.get("icc_profile") if image.mode in ("RGB", "RGBA", "CMYK", "P", "PA") else None
         image = _normalise_mode(image)
         if orientation in ORIENTATION_TRANSPOSE:
             image = image.transpose(ORIENTATION_TRANSPOSE[orientation])
@@ -177,7 +178,7 @@ def is_srgb(icc_profile: bytes | None) -> bool:
     return not description or "srgb" in description.lower()
 
 
-@cache
+@lru_cache(maxsize=32)
 def _transform(source_profile: bytes, in_mode: str, out_mode: str, target: str):
     source = ImageCms.ImageCmsProfile(io.BytesIO(source_profile))
     return ImageCms.buildTransform(source, icc.profile(target), in_mode, out_mode,

@@ -309,3 +309,38 @@ def test_missing_covers_only_assets_lacking_files_and_all_covers_everything(make
 
     _save(admin_user, {"image.fullsize.enabled": True})  # the HEIC now lacks its full-size file
     assert set(thumbnails.asset_ids_to_generate(force=False)) == {pending.id, deleted_on_disk.id, heic.id}
+
+
+# --- Pixel formats --------------------------------------------------------------------------------------
+
+
+def test_transparency_is_kept_in_webp_and_flattened_on_white_in_jpeg(make_asset, tmp_path):
+    path = tmp_path / "logo.png"
+    image = Image.new("RGBA", (600, 400), (200, 30, 30, 255))
+    image.paste((0, 0, 0, 0), (0, 0, 300, 400))  # left half fully transparent
+    image.save(path)
+    asset = _generate(make_asset(path))
+    thumbnail = _open(asset.thumbnail_path)
+    assert thumbnail.mode == "RGBA" and thumbnail.size == (375, 250)
+    assert thumbnail.getpixel((20, 125))[3] == 0
+    assert thumbnail.getpixel((350, 125))[3] == 255
+    preview = _open(asset.preview_path).convert("RGB")
+    assert preview.getpixel((20, 200)) == pytest.approx((255, 255, 255), abs=3)
+
+
+@pytest.mark.parametrize(("mode", "colour", "expected"), [
+    ("CMYK", (0, 255, 255, 0), None),  # magenta + yellow ink: a red
+    ("L", 128, (128, 128, 128)),
+    ("I;16", 40000, (156, 156, 156)),  # 16-bit grey scaled to 8 bits
+])
+def test_other_pixel_formats_render_as_rgb(make_asset, tmp_path, mode, colour, expected):
+    path = tmp_path / ("image.jpg" if mode != "I;16" else "image.png")
+    Image.new(mode, (500, 300), colour).save(path)
+    asset = _generate(make_asset(path))
+    preview = _open(asset.preview_path).convert("RGB")
+    assert preview.size == (500, 300)
+    if mode == "CMYK":
+        red, green, blue = preview.getpixel((250, 150))
+        assert red > 200 and green < 60 and blue < 60
+    else:
+        assert preview.getpixel((250, 150)) == pytest.approx(expected, abs=2)

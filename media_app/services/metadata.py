@@ -291,7 +291,7 @@ def read_image(path) -> MediaMetadata:
         # pillow-heif has already applied HEIF's rotation to the pixels (and reset the EXIF tag), so the
         # size is as displayed and the original orientation is kept in info.
         already_upright = "original_orientation" in image.info
-        orientation = image.info["original_orientation"] if already_upright else exif.get(TAG_ORIENTATION)
+        orientation = image.info.get("original_orientation") or exif.get(TAG_ORIENTATION)
         meta.orientation = orientation if orientation in range(1, 9) else None
         width, height = image.size
         if not already_upright and meta.orientation in (5, 6, 7, 8):

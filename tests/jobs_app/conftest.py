@@ -69,6 +69,11 @@ class ProbeLog:
     def max_running(self, since: float = 0.0, until: float = float("inf")) -> int:
         return max((running for at, running in self.overlap_timeline() if since <= at <= until), default=0)
 
+    def running_at_each_start(self, since: float = 0.0) -> list[int]:
+        """How many jobs were running just after each start at or after `since`."""
+        starts = {at for kind, _, at, _ in self.lines() if kind == "start"}
+        return [running for at, running in self.overlap_timeline() if at >= since and at in starts]
+
     def first_time_running(self, count: int, since: float = 0.0) -> float | None:
         return next((at for at, running in self.overlap_timeline() if at >= since and running >= count), None)
 

@@ -319,7 +319,7 @@ def index(request):
     """The dashboard; ?isOpen=<slug> opens a category (Immich's deep link), ?q= filters the list."""
     if request.htmx and request.htmx.target == "category-list":
         return render(request, "settings_app/index.html#category-list",
-                      {"categories": _matching_categories(request.GET.get("q", "")), "query": request.GET.get("q")})
+                      {"categories": _matching_categories(request.GET.get("q", "")), "query": request.GET.get("q", "")})
     category = CATEGORIES_BY_SLUG.get(request.GET.get("isOpen", ""))
     return _page(request, _panel(category) if category else None)
 
@@ -425,7 +425,9 @@ def rerun(request):
                     job.queue, job.force, request.user.email)
         message, state = f"{job.label}: recorded — the jobs engine will run it.", "recorded"
     except jobs_services.QueueBusy as busy:
-        message, state = f"{job.label}: {busy}", "busy"
+        message, state = str(busy), "busy"
+    except jobs_services.JobCommandError as refused:  # e.g. the feature the queue needs is switched off
+        message, state = str(refused), "refused"
     if request.htmx:
         return render(request, "settings_app/category.html#rerun-result", {"message": message, "state": state})
     category = CATEGORIES_BY_SLUG.get(request.POST.get("slug", ""))

@@ -4,7 +4,6 @@ Views only translate between HTTP and settings_app.services: what a form field l
 registry and the category forms, what may be stored is decided by services.save_values."""
 
 import json
-import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -23,8 +22,6 @@ from .forms import CATEGORY_FORMS
 from .kinds import Bool, Choice, Float, Int, MultiChoice, UrlList, next_cron_runs, validate_cron
 from .models import SettingChange
 from .registry import CATEGORIES, CATEGORIES_BY_SLUG, KEYS_BY_PATH, Category, Key, Rerun
-
-log = logging.getLogger(__name__)
 
 MAX_IMPORT_BYTES = 1_000_000
 HISTORY_VALUE_CHARS = 200
@@ -420,10 +417,6 @@ def rerun(request):
     try:
         message = jobs_services.start_queue(job.queue, job.force, user=request.user) or f"{job.label}: started."
         state = "started"
-    except NotImplementedError:
-        log.warning("re-run of %s (force=%s) requested by %s before the jobs engine exists",
-                    job.queue, job.force, request.user.email)
-        message, state = f"{job.label}: recorded — the jobs engine will run it.", "recorded"
     except jobs_services.QueueBusy as busy:
         message, state = str(busy), "busy"
     except jobs_services.JobCommandError as refused:  # e.g. the feature the queue needs is switched off

@@ -6,11 +6,12 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-# Endpoints Immich also serves without an administrator (login, public server info, OAuth flow).
-PUBLIC_OR_USER = re.compile(
-    r"^(api/server/(config|features|ping|version|about|theme)|api/auth/|api/api-keys|api/oauth/|api/users/me)"
+# The only endpoints open to non-administrators: login/logout, the public server info Immich also serves
+# without login, a user's own API keys, the OAuth flow, the custom CSS. Everything else must be admin-only.
+NOT_ADMIN_ONLY = re.compile(
+    r"^(|custom\.css|login/|logout/|auth/oauth/(start|callback)/|api/auth/(login|logout)|api/api-keys.*"
+    r"|api/oauth/(authorize|callback|link|unlink|mobile-redirect)|api/server/(config|features|ping|version|theme))$"
 )
-ADMIN_AREAS = ("admin/", "api/")
 SAMPLE_ARGUMENTS = {"slug": "image", "name": "thumbnailGeneration", "pk": "1", "id": "1", "change_id": "1",
                     "queue": "thumbnailGeneration", "path": "x"}
 
@@ -33,9 +34,10 @@ def _concrete(pattern: str) -> str:
 
 
 def admin_urls() -> list[str]:
+    """Every URL of the project except the allow-listed ones and the Django console (tested below)."""
     urls = []
     for pattern in _patterns(get_resolver().url_patterns):
-        if pattern.startswith(ADMIN_AREAS) and not PUBLIC_OR_USER.match(pattern):
+        if not pattern.startswith("console/") and not NOT_ADMIN_ONLY.match(pattern):
             urls.append(_concrete(pattern))
     return sorted(set(urls))
 
@@ -44,7 +46,9 @@ def test_the_enumeration_finds_the_admin_areas():
     urls = admin_urls()
     assert "/admin/system-settings/" in urls
     assert "/admin/jobs/" in urls
+    assert "/auth/oauth/test-config" in urls
     assert any(url.startswith("/api/system-config") for url in urls)
+    assert any(url.startswith("/api/queues") for url in urls)
 
 
 @pytest.mark.django_db

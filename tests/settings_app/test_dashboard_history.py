@@ -7,7 +7,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from jobs_app import services as jobs_services
 from jobs_app.models import QueueRun
 from settings_app.models import SettingChange
 from settings_app.services import get_config, save_values
@@ -135,18 +134,6 @@ def test_without_js_the_rerun_answer_is_shown_on_the_page(admin_client):
     content = text_of(response)
     assert "<html" in content and "Storage Template Migration" in content and 'data-slug="storage-template"' in content
     assert QueueRun.objects.get().queue == "storageTemplateMigration"
-
-
-def test_before_the_jobs_engine_existed_the_request_was_recorded(admin_client, htmx_headers, monkeypatch, caplog):
-    # The interface the dashboard was built against raised NotImplementedError until the engine landed.
-    def not_yet(queue_name, force, *, user=None):
-        raise NotImplementedError("the jobs engine (issue 3) replaces this")
-
-    monkeypatch.setattr(jobs_services, "start_queue", not_yet)
-    response = admin_client.post(f"{BASE}rerun/", {"queue": "thumbnailGeneration", "force": "true"}, **htmx_headers)
-    assert text_of(response) == ('<span class="rerun-recorded">Generate Thumbnails — ALL: recorded — the jobs '
-                                 'engine will run it.</span>')
-    assert "re-run of thumbnailGeneration (force=True) requested by admin@example.com" in caplog.text
 
 
 def test_only_jobs_that_settings_call_for_can_be_started_here(admin_client, htmx_headers):

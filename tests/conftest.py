@@ -1,3 +1,4 @@
+import json
 import os
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright runs an event loop beside live_server
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from settings_app import config_file
 from settings_app.services import clear_config_cache
 
 TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
@@ -20,6 +22,23 @@ def _fresh_config_cache():
     clear_config_cache()
     yield
     clear_config_cache()
+
+
+@pytest.fixture
+def use_config_file(settings, tmp_path):
+    """Point SETTINGS_CONFIG_FILE at a file with the given content (a dict is written as JSON), loaded as
+    at start-up; the config file is out of use again after the test."""
+
+    def use(content, name: str = "config.json") -> Path:
+        path = tmp_path / name
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+        settings.SETTINGS_CONFIG_FILE = str(path)
+        config_file.load_from_settings()
+        return path
+
+    yield use
+    settings.SETTINGS_CONFIG_FILE = ""
+    config_file.load_from_settings()
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ for every category, the 400 shape for each kind of bad input, config-file locks,
 import json
 
 import pytest
-from django.test import Client, override_settings
+from django.test import Client
 
 from media_app.storage_template import PRESETS
-from settings_app import config_file
 from settings_app.kinds import Bool, Choice, Float, Int, MultiChoice, Secret, Text, UrlList
 from settings_app.models import CATEGORY_MODELS, SettingChange
 from settings_app.registry import CATEGORIES, KEYS_BY_PATH
@@ -353,14 +352,9 @@ def test_wrong_method_is_a_json_405(admin_client):
 
 
 @pytest.fixture
-def config_file_locking(tmp_path):
-    """SETTINGS_CONFIG_FILE locking trash.days (5) and oauth.clientSecret; restored after the test."""
-    path = tmp_path / "settings.yaml"
-    path.write_text("trash:\n  days: 5\noauth:\n  clientSecret: file-secret\n")
-    with override_settings(SETTINGS_CONFIG_FILE=str(path)):
-        config_file.load_from_settings()
-        yield path
-    config_file.load_from_settings()
+def config_file_locking(use_config_file):
+    """SETTINGS_CONFIG_FILE locking trash.days (5) and oauth.clientSecret."""
+    return use_config_file("trash:\n  days: 5\noauth:\n  clientSecret: file-secret\n", "settings.yaml")
 
 
 def test_locked_key_shows_the_file_value_and_other_keys_stay_editable(admin_client, config_file_locking):

@@ -14,24 +14,10 @@ from settings_app.services import get_config, locked_paths, save_config, save_va
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def use_config_file(settings, tmp_path):
-    def use(text: str, name: str = "config.json") -> Path:
-        path = tmp_path / name
-        path.write_text(text)
-        settings.SETTINGS_CONFIG_FILE = str(path)
-        config_file.load_from_settings()
-        return path
-
-    yield use
-    settings.SETTINGS_CONFIG_FILE = ""
-    config_file.load_from_settings()
-
-
 @pytest.mark.django_db
 def test_file_keys_override_the_database_and_lock_only_those_keys(use_config_file, admin_user):
     save_values({"trash.days": 12, "trash.enabled": False}, user=admin_user)
-    use_config_file(json.dumps({"trash": {"days": 60}}))
+    use_config_file({"trash": {"days": 60}})
     config = get_config()
     assert config.trash.days == 60  # the file wins over the database
     assert config.trash.enabled is False  # a key the file does not set stays the database's
@@ -53,7 +39,7 @@ def test_yaml_files_work_too(use_config_file):
 
 @pytest.mark.django_db
 def test_api_shaped_save_of_an_unchanged_locked_key_is_accepted(use_config_file, admin_user):
-    use_config_file(json.dumps({"trash": {"days": 60}}))
+    use_config_file({"trash": {"days": 60}})
     full = get_config().as_dict()
     full["user"]["deleteDelay"] = 9
     assert save_config(full, user=admin_user).ok  # clients send the whole config back, locked keys included

@@ -5,12 +5,11 @@ import html
 import json
 
 import pytest
-from django.test import Client, override_settings
+from django.test import Client
 
-from settings_app import config_file
 from settings_app.models import SettingChange
 from settings_app.registry import CATEGORIES
-from settings_app.services import clear_config_cache, get_config, save_values
+from settings_app.services import get_config, save_values
 
 from .test_dashboard import BASE, errors_of, field_marked_unsaved, form_data, setting_html, text_of, url
 
@@ -21,16 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def config_file_locking(tmp_path):
+def config_file_locking(use_config_file):
     """SETTINGS_CONFIG_FILE setting trash.days = 9 (and the thumbnail size), loaded as at start-up."""
-    path = tmp_path / "immich-config.json"
-    path.write_text(json.dumps({"trash": {"days": 9}, "image": {"thumbnail": {"size": 300}}}))
-    with override_settings(SETTINGS_CONFIG_FILE=str(path)):
-        config_file.load_from_settings()
-        clear_config_cache()
-        yield path
-    config_file.load_from_settings()
-    clear_config_cache()
+    return use_config_file({"trash": {"days": 9}, "image": {"thumbnail": {"size": 300}}}, "immich-config.json")
 
 
 def test_locked_key_is_disabled_marked_and_cannot_be_changed(admin_client, htmx_headers, config_file_locking):

@@ -2,7 +2,6 @@
 clearly when the config file locks a key."""
 
 import io
-import json
 import re
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from settings_app import config_file
 from settings_app.models import SettingChange
 from settings_app.services import get_config, save_values
 from tests.conftest import ADMIN_PASSWORD
@@ -44,20 +42,6 @@ def logged_in(user) -> Client:
 
 def reload(user):
     return get_user_model().objects.get(pk=user.pk)
-
-
-@pytest.fixture
-def use_config_file(settings, tmp_path):
-    def use(document: dict) -> Path:
-        path = tmp_path / "config.json"
-        path.write_text(json.dumps(document))
-        settings.SETTINGS_CONFIG_FILE = str(path)
-        config_file.load_from_settings()
-        return path
-
-    yield use
-    settings.SETTINGS_CONFIG_FILE = ""
-    config_file.load_from_settings()
 
 
 # --- reset_admin_password --------------------------------------------------------------------------

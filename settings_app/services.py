@@ -253,10 +253,10 @@ def _conflict_message(slug: str, seen_version: int) -> str:
         f"{timezone.localtime(c.changed_at):%Y-%m-%d %H:%M:%S}: {_show(c.old_value)} → {_show(c.new_value)}"
         for c in changes
     ]
+    what_changed = "; ".join(lines) + ". " if lines else ""
     return (
         "Not saved: another administrator saved these settings after you opened them. "
-        + ("; ".join(lines) if lines else "")
-        + ". Discard your changes to load theirs, then edit again."
+        f"{what_changed}Discard your changes to load theirs, then edit again."
     )
 
 

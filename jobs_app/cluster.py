@@ -35,7 +35,7 @@ from settings_app.services import get_config
 
 from . import conf, engine, schedules, shared
 from .broker import JobBroker
-from .models import Job, WorkerHeartbeat
+from .models import Job, QueueRun, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ class JobSentinel(Sentinel):
 
 
 def housekeeping() -> None:
-    """Forget finished jobs after the retention period and workers gone for a day."""
+    """Forget finished jobs after the retention period, runs after a month, workers gone for a day."""
     now = timezone.now()
     cutoff = now - timedelta(seconds=conf.COMPLETED_RETENTION_SECONDS)
     while True:
@@ -259,3 +259,4 @@ def housekeeping() -> None:
             break
         Job.objects.filter(id__in=ids).delete()
     WorkerHeartbeat.objects.filter(last_seen__lt=now - timedelta(days=1)).delete()
+    QueueRun.objects.filter(started_at__lt=now - timedelta(days=30)).exclude(jobs__status__in=Job.PENDING).delete()

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 GUARD_CYCLE = 0.05  # seconds between looks at the pool: growing it must not wait long
 HOUSEKEEPING_SECONDS = 60
 PR_SET_PDEATHSIG = 1
+REPEATED_STOP_SECONDS = 2
 
 
 def _die_with_parent() -> None:
@@ -72,7 +73,8 @@ class JobSentinel(Sentinel):
         self.grace = grace
         self.retiring = 0
         self.excess_since = None
-        self.stop_requested = False
+        self.stop_requested = self.hurry = False
+        self.stop_requested_at = 0.0
         super().__init__(context.Event(), context.Event(), uuid.uuid4(), broker=JobBroker(self.queue_names),
                          start=False)
         self.task_queue = Queue()  # unbounded: the pool is sized to the jobs in flight instead
@@ -83,9 +85,12 @@ class JobSentinel(Sentinel):
         signal.signal(signal.SIGINT, self.request_stop)
 
     def request_stop(self, signum, frame):
-        if self.stop_requested:  # asked twice: do not wait for running jobs
-            self.grace = 0
-        self.stop_requested = True
+        # Ctrl+C under `make run` reaches this process twice at once (the terminal's SIGINT and the
+        # supervisor's SIGTERM): only a second request seconds later means "do not wait for running jobs".
+        if not self.stop_requested:
+            self.stop_requested, self.stop_requested_at = True, time.monotonic()
+        elif time.monotonic() - self.stop_requested_at > REPEATED_STOP_SECONDS:
+            self.hurry = True
 
     # --- processes ---------------------------------------------------------------------------------
 
@@ -213,7 +218,7 @@ class JobSentinel(Sentinel):
             self.task_queue.put("STOP")
         deadline = time.monotonic() + self.grace
         next_heartbeat = 0.0
-        while any(process.is_alive() for process in self.pool) and time.monotonic() < deadline:
+        while any(process.is_alive() for process in self.pool) and time.monotonic() < deadline and not self.hurry:
             if time.monotonic() >= next_heartbeat:  # keep the leases of the jobs still finishing
                 self.safely(engine.renew_leases, self.worker_id)
                 next_heartbeat = time.monotonic() + conf.HEARTBEAT_SECONDS

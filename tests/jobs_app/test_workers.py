@@ -135,12 +135,14 @@ def test_a_worker_machine_killed_mid_job_has_its_job_run_by_another(admin_user, 
     assert survivor.poll() is None
 
 
-def test_sigterm_lets_the_running_job_finish_then_exits(admin_user, start_worker, probe_log):
+def test_ctrl_c_lets_the_running_job_finish_then_exits(admin_user, start_worker, probe_log):
     set_concurrency(1, admin_user)
     (running, waiting) = enqueue_probes(probe_log, 2, seconds=1.0)
     worker = start_worker()
     wait_for(lambda: probe_log.starts(running.pk), message="the first job to start")
 
+    # Ctrl+C under `make run`: the terminal's SIGINT to the process group, then `serve`'s SIGTERM.
+    os.killpg(worker.pid, signal.SIGINT)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(15) == 0, worker_output(worker)
     assert Job.objects.get(pk=running.pk).status == Job.COMPLETED

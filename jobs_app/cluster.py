@@ -75,6 +75,7 @@ class JobSentinel(Sentinel):
         self.excess_since = None
         self.stop_requested = self.hurry = False
         self.stop_requested_at = 0.0
+        self.last_heartbeat = time.monotonic()
         super().__init__(context.Event(), context.Event(), uuid.uuid4(), broker=JobBroker(self.queue_names),
                          start=False)
         self.task_queue = Queue()  # unbounded: the pool is sized to the jobs in flight instead
@@ -193,9 +194,15 @@ class JobSentinel(Sentinel):
             db.close_old_connections()
 
     def heartbeat(self) -> None:
+        started = time.monotonic()
+        # Late (this process or the database stalled): the other workers could not renew their leases
+        # either, so give them one more round before treating lapsed leases as dead workers.
+        on_time = started - self.last_heartbeat <= 2 * conf.HEARTBEAT_SECONDS + 1
         self.safely(engine.renew_leases, self.worker_id)
         self.safely(self._save_heartbeat)
-        self.safely(engine.reclaim_expired)
+        if on_time and time.monotonic() - started <= conf.HEARTBEAT_SECONDS:
+            self.safely(engine.reclaim_expired)
+        self.last_heartbeat = time.monotonic()
 
     def _save_heartbeat(self) -> None:
         WorkerHeartbeat.objects.update_or_create(

@@ -166,10 +166,12 @@ def _give_back(jobs, now, *, lost: bool, reason: str) -> int:
 @retry_on_busy
 def reclaim_expired() -> int:
     """Jobs whose worker stopped renewing its lease run again (any worker may do this)."""
+    # The time is taken before waiting for the write lock: after a long database stall, leases that
+    # ran out during the stall (nobody could renew them) are not mistaken for dead workers.
+    cutoff = timezone.now()
     with transaction.atomic():
-        now = timezone.now()
-        expired = Job.objects.filter(status=Job.ACTIVE, lease_until__lt=now)
-        count = _give_back(expired, now, lost=True, reason="The worker holding it stopped")
+        expired = Job.objects.filter(status=Job.ACTIVE, lease_until__lt=cutoff)
+        count = _give_back(expired, timezone.now(), lost=True, reason="The worker holding it stopped")
     if count:
         log.warning("%d job(s) of a worker that stopped responding are queued again", count)
     return count

@@ -17,9 +17,12 @@ urlpatterns = [
     path("auth/oauth/", include("users_app.oauth_urls")),
     path("admin/system-settings/", include("settings_app.urls")),
     path("admin/jobs/", include("jobs_app.urls")),
+    path("admin/libraries/", include("media_app.library_urls")),
+    path("upload/", include("media_app.upload_urls")),
     path("console/", admin.site.urls),
     path("api/", include("users_app.api_urls")),
     path("api/oauth/", include("users_app.oauth_api_urls")),
     path("api/", include("settings_app.api_urls")),
     path("api/", include("jobs_app.api_urls")),
+    path("", include("media_app.urls")),
 ]

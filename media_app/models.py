@@ -121,3 +121,22 @@ class Asset(models.Model):
     @property
     def is_video(self) -> bool:
         return self.type == AssetType.VIDEO
+
+
+class SharedLink(models.Model):
+    """A link that shows a selection of one owner's assets to anyone holding the key, optionally until an
+    expiry date and behind a password (Immich's shared link of type "individual")."""
+
+    key = models.CharField(max_length=64, unique=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shared_links")
+    assets = models.ManyToManyField(Asset, related_name="shared_links")
+    description = models.CharField(max_length=500, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    password_hash = models.CharField(max_length=200, blank=True, help_text="Empty: no password.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.key

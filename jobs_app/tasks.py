@@ -54,6 +54,13 @@ def delete_due_users(job) -> str:
     return f"removed {users_services.delete_due_users()} user(s) whose deletion was due"
 
 
+@job_handler("UserDelete")
+def delete_user(job) -> str:
+    """ "Delete immediately" from the console: remove one user whose deletion is (still) scheduled."""
+    removed = users_services.purge_scheduled_user(job.data["id"])
+    return f"user {job.data['id']}: " + ("removed" if removed else "not scheduled for deletion any more, kept")
+
+
 @job_handler("UserSyncUsage", placeholder=True)
 def sync_quota_usage(job) -> str:
     return maintenance.placeholder_sync_quota_usage()

@@ -1,6 +1,6 @@
 """The admin console (/console/): administrators list, create and edit users, reset passwords and delete
 users. "Delete" schedules the deletion (undoable until the User settings delete delay has passed);
-"Delete immediately" removes the user at once after a confirmation page."""
+"Delete immediately" queues the removal at once, after a confirmation page."""
 
 import re
 from decimal import Decimal
@@ -289,8 +289,9 @@ class UserAdmin(BaseUserAdmin):
         users = [user for user in users if user.pk != request.user.pk]
         if request.method == "POST" and source.get("confirm") == "yes" and users:
             for user in users:
-                services.delete_user_now(user, by=request.user)
-            self.message_user(request, f"Removed for good: {', '.join(u.email for u in users)}.", messages.SUCCESS)
+                services.queue_immediate_deletion(user, by=request.user)
+            self.message_user(request, f"Queued for removal now: {', '.join(u.email for u in users)}. They can no "
+                              "longer log in; the background job removes them and their files.", messages.SUCCESS)
             return redirect("admin:users_app_user_changelist")
         context = {
             **self.admin_site.each_context(request),

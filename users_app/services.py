@@ -234,11 +234,23 @@ def purge_user(user) -> None:
         user.delete()
 
 
-def delete_user_now(user, *, by=None) -> None:
-    """ "Delete immediately" (after the console's confirmation page)."""
-    if by is not None and by.pk == user.pk:
-        raise UserError("You cannot delete your own account.")
+def queue_immediate_deletion(user, *, by=None):
+    """ "Delete immediately" (after the console's confirmation page): the user is blocked at once and a
+    UserDelete job on the background queue removes them and their files right away. Returns the job."""
+    from jobs_app.services import enqueue
+
+    schedule_deletion(user, by=by)
+    return enqueue("backgroundTask", "UserDelete", {"id": user.pk}, dedupe_key=f"UserDelete:{user.pk}")
+
+
+def purge_scheduled_user(user_id) -> bool:
+    """The UserDelete job: remove the user if their deletion is still scheduled (it may have been
+    cancelled, or done already: the job is idempotent). Returns whether it removed them."""
+    user = get_user_model().objects.filter(pk=user_id, deleted_at__isnull=False).first()
+    if user is None:
+        return False
     purge_user(user)
+    return True
 
 
 def delete_due_users(now=None) -> int:

@@ -8,6 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from jobs_app.handlers import get_handler
+from jobs_app.models import Job
 from settings_app.services import save_values
 from users_app.models import ApiKey
 from users_app.services import (
@@ -28,6 +30,10 @@ USER_PASSWORD = "user-password-123"
 
 def exists(user) -> bool:
     return User.objects.filter(pk=user.pk).exists()
+
+
+def reload(user):
+    return User.objects.get(pk=user.pk)
 
 
 def can_log_in(user) -> bool:
@@ -203,25 +209,43 @@ def test_django_s_delete_selected_is_not_offered(admin_client):
 # --- "Delete immediately" --------------------------------------------------------------------------
 
 
-def test_delete_immediately_needs_the_confirmation(admin_client, user, api_key):
+def run_user_delete_jobs() -> list[str]:
+    """Run the queued UserDelete jobs through their real handler (workers themselves are tested in jobs_app)."""
+    handler = get_handler("UserDelete")
+    return [handler.func(job) for job in Job.objects.filter(queue="backgroundTask", name="UserDelete")]
+
+
+def test_delete_immediately_needs_the_confirmation_and_queues_the_removal(admin_client, user, api_key):
     page = admin_client.get(USERS + f"delete-now/?ids={user.pk}")
     assert page.status_code == 200
     assert "user@example.com" in page.content.decode() and "now and for good" in page.content.decode()
     assert exists(user)
 
     admin_client.post(USERS + "delete-now/", {"ids": str(user.pk)})  # no confirm=yes: nothing happens
-    assert exists(user)
+    assert exists(user) and not Job.objects.exists()
 
     response = admin_client.post(USERS + "delete-now/", {"ids": str(user.pk), "confirm": "yes"}, follow=True)
+    assert "Queued for removal now: user@example.com." in response.content.decode()
+    assert not can_log_in(user)  # blocked at once
+    assert Job.objects.get(name="UserDelete").data == {"id": user.pk}
+
+    assert run_user_delete_jobs() == [f"user {user.pk}: removed"]
     assert not exists(user)
     assert not ApiKey.objects.exists()
-    assert "Removed for good: user@example.com." in response.content.decode()
 
 
 def test_delete_immediately_works_for_a_pending_deletion_too(admin_client, user):
     schedule_deletion(user, now=T0)
     admin_client.post(USERS + "delete-now/", {"ids": str(user.pk), "confirm": "yes"})
+    run_user_delete_jobs()
     assert not exists(user)
+
+
+def test_cancelled_before_the_job_runs_nothing_is_removed(admin_client, user):
+    admin_client.post(USERS + "delete-now/", {"ids": str(user.pk), "confirm": "yes"})
+    cancel_deletion(reload(user))
+    assert run_user_delete_jobs() == [f"user {user.pk}: not scheduled for deletion any more, kept"]
+    assert exists(user) and can_log_in(user)
 
 
 def test_list_action_leads_to_the_confirmation(admin_client, user, django_user_model):

@@ -24,5 +24,6 @@ urlpatterns = [
     path("api/oauth/", include("users_app.oauth_api_urls")),
     path("api/", include("settings_app.api_urls")),
     path("api/", include("jobs_app.api_urls")),
+    path("api/", include("media_app.upload_api_urls")),
     path("", include("media_app.urls")),
 ]

@@ -10,7 +10,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 # without login, a user's own API keys, the OAuth flow, the custom CSS. Everything else must be admin-only.
 NOT_ADMIN_ONLY = re.compile(
     r"^(|custom\.css|login/|logout/|auth/oauth/(start|callback)/|api/auth/(login|logout)|api/api-keys.*"
-    r"|api/oauth/(authorize|callback|link|unlink|mobile-redirect)|api/server/(config|features|ping|version|theme))$"
+    r"|api/oauth/(authorize|callback|link|unlink|mobile-redirect)|api/server/(config|features|ping|version|theme)"
+    # Uploads: every signed-in user uploads their own photos.
+    r"|upload/.*|api/assets)$"
 )
 SAMPLE_ARGUMENTS = {"slug": "image", "name": "thumbnailGeneration", "pk": "1", "id": "1", "change_id": "1",
                     "queue": "thumbnailGeneration", "path": "x"}

@@ -18,9 +18,9 @@ class LoginForm(forms.Form):
 def home(request):
     if not request.user.is_authenticated:
         return redirect("login")
-    if request.user.is_admin:
-        return redirect("settings:index")
-    return render(request, "home.html")
+    from media_app.views import timeline  # every user's home is their timeline (admins keep the nav links)
+
+    return timeline(request)
 
 
 def login_view(request):

@@ -1,0 +1,69 @@
+"""Shared links: a selection of one owner's assets shown to anyone with the link, optionally until an
+expiry date and behind a password. The link uses the External domain setting when set, otherwise the
+host the owner is browsing on."""
+
+import secrets
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.urls import reverse
+from django.utils import timezone
+
+from settings_app.services import get_config
+
+from ..models import Asset, SharedLink
+from .timeline import timeline_assets
+
+SESSION_KEY = "shared_links_unlocked"
+
+
+class ShareError(Exception):
+    pass
+
+
+def create_link(owner, asset_ids, *, expires_at=None, password: str = "", description: str = "") -> SharedLink:
+    assets = list(timeline_assets(owner).filter(pk__in=list(asset_ids)))
+    if not assets:
+        raise ShareError("Select at least one of your photos to share.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ShareError("The expiry date must be in the future.")
+    link = SharedLink.objects.create(key=secrets.token_urlsafe(32), owner=owner, description=description,
+                                     expires_at=expires_at, password_hash=make_password(password) if password else "")
+    link.assets.set(assets)
+    return link
+
+
+def link_url(link: SharedLink, request) -> str:
+    path = reverse("media:share", args=[link.key])
+    domain = get_config().server.externalDomain
+    if domain:
+        return domain.rstrip("/") + path
+    return request.build_absolute_uri(path)
+
+
+def find_link(key: str) -> SharedLink | None:
+    return SharedLink.objects.filter(key=key).select_related("owner").first()
+
+
+def is_expired(link: SharedLink, now=None) -> bool:
+    return link.expires_at is not None and link.expires_at <= (now or timezone.now())
+
+
+def password_ok(link: SharedLink, password: str) -> bool:
+    return bool(link.password_hash) and check_password(password, link.password_hash)
+
+
+def is_unlocked(link: SharedLink, session) -> bool:
+    return not link.password_hash or link.key in session.get(SESSION_KEY, [])
+
+
+def unlock(link: SharedLink, session) -> None:
+    session[SESSION_KEY] = [*session.get(SESSION_KEY, []), link.key]
+
+
+def shared_assets(link: SharedLink):
+    """What the link shows now: its assets still in the owner's timeline (trashed ones drop out)."""
+    return timeline_assets(link.owner).filter(shared_links=link)
+
+
+def shared_asset(link: SharedLink, asset_id) -> Asset | None:
+    return shared_assets(link).filter(pk=asset_id).first()

@@ -1,0 +1,96 @@
+"""The timeline: an owner's assets (not trashed, owner not pending deletion) newest first, grouped by the
+day they were taken (local wall-clock date), one page at a time for infinite scrolling."""
+
+import base64
+import io
+from dataclasses import dataclass, field
+from datetime import date
+
+import thumbhash as thumbhash_codec
+from PIL import Image
+
+from ..models import Asset
+
+PAGE_SIZE = 120
+
+
+def timeline_assets(owner):
+    return (Asset.objects.filter(owner=owner, owner__deleted_at__isnull=True, deleted_at__isnull=True)
+            .order_by("-local_taken_at", "-created_at", "-id"))
+
+
+def geotagged_assets(owner):
+    return timeline_assets(owner).filter(latitude__isnull=False, longitude__isnull=False)
+
+
+@dataclass
+class Day:
+    day: date | None
+    assets: list = field(default_factory=list)
+    continued: bool = False  # the same day was already started on the previous page
+
+
+@dataclass
+class Page:
+    days: list[Day]
+    number: int
+    has_next: bool
+
+
+def day_of(asset: Asset) -> date | None:
+    return asset.local_taken_at.date() if asset.local_taken_at else None
+
+
+def group_by_day(assets, previous_day: date | None = None) -> list[Day]:
+    days: list[Day] = []
+    for asset in assets:
+        day = day_of(asset)
+        if not days or days[-1].day != day:
+            days.append(Day(day, continued=not days and previous_day is not None and day == previous_day))
+        days[-1].assets.append(asset)
+    return days
+
+
+def timeline_page(owner, number: int = 1, page_size: int | None = None) -> Page:
+    number = max(1, number)
+    page_size = page_size or PAGE_SIZE
+    start = (number - 1) * page_size
+    assets = list(timeline_assets(owner)[start:start + page_size + 1])
+    has_next = len(assets) > page_size
+    assets = assets[:page_size]
+    for asset in assets:
+        decorate(asset)
+    previous_day = None
+    if start:
+        previous = timeline_assets(owner)[start - 1:start].first()
+        previous_day = day_of(previous) if previous else None
+    return Page(group_by_day(assets, previous_day), number, has_next)
+
+
+def aspect_ratio(asset: Asset) -> float:
+    """Width over height as displayed; square when unknown (a file whose metadata could not be read)."""
+    if asset.width and asset.height:
+        return asset.width / asset.height
+    return 1.0
+
+
+def placeholder_data_url(thumbhash: bytes | None) -> str:
+    """The thumbhash decoded to a tiny PNG data URL, shown blurred while the thumbnail loads."""
+    if not thumbhash:
+        return ""
+    try:
+        width, height, rgba = thumbhash_codec.thumb_hash_to_rgba(bytes(thumbhash))
+    except ValueError:
+        return ""
+    buffer = io.BytesIO()
+    Image.frombytes("RGBA", (width, height), bytes(rgba)).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def decorate(asset: Asset) -> Asset:
+    """Attach what a grid tile needs: the aspect ratio and the placeholder image."""
+    asset.ratio = aspect_ratio(asset)
+    asset.tile_width = round(asset.ratio * 200)
+    asset.height_percent = f"{100 / asset.ratio:.3f}"
+    asset.placeholder = placeholder_data_url(asset.thumbhash)
+    return asset

@@ -1,0 +1,219 @@
+"""The pages users see: timeline, asset view, trash, map and shared links, plus the asset file endpoints
+(Immich's /api/assets/<id>/thumbnail and /original). Every page shows only the signed-in user's assets;
+someone else's asset id answers 404."""
+
+import mimetypes
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from settings_app.services import get_config
+from users_app.decorators import api_error, api_login_required
+
+from .models import Asset
+from .services import sharing
+from .services import trash as trash_service
+from .services.thumbnails import absolute
+from .services.timeline import geotagged_assets, timeline_page
+
+FILE_SIZES = ("thumbnail", "preview", "fullsize")
+
+
+def _selected_ids(request) -> list[str]:
+    return [value for value in request.POST.getlist("ids") if value]
+
+
+def _file_response(path):
+    try:
+        stream = open(path, "rb")
+    except OSError:
+        raise Http404("The file is missing.")
+    content_type = mimetypes.guess_type(str(path))[0] or "application/octet-stream"
+    response = FileResponse(stream, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+def _generated_file(asset: Asset, size: str):
+    """The generated file of that size; fullsize falls back to the preview, as in Immich."""
+    relative = {"thumbnail": asset.thumbnail_path, "preview": asset.preview_path,
+                "fullsize": asset.fullsize_path or asset.preview_path}.get(size)
+    if not relative:
+        raise Http404("No such file for this asset.")
+    return _file_response(absolute(relative))
+
+
+# --- Timeline -----------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def timeline(request):
+    try:
+        number = int(request.GET.get("page", "1"))
+    except ValueError:
+        number = 1
+    context = {"page": timeline_page(request.user, number), "trash_enabled": get_config().trash.enabled}
+    if request.htmx and number > 1:
+        return render(request, "media_app/timeline.html#timeline-page", context)
+    return render(request, "media_app/timeline.html", context)
+
+
+@login_required
+@require_POST
+def delete_selection(request):
+    """Delete the selected assets: to the trash, or permanently when asked (Ctrl+Delete) or when the trash
+    is disabled — then only once the user confirmed that they are gone for good."""
+    force = request.POST.get("force") == "1"
+    permanent = force or not get_config().trash.enabled
+    if permanent and request.POST.get("confirmed") != "1":
+        return JsonResponse({"message": "The trash is disabled: these photos would be deleted permanently. "
+                             "Confirm to delete them.", "needsConfirmation": True}, status=409)
+    result = trash_service.delete_assets(request.user, _selected_ids(request), force=force)
+    return JsonResponse({"trashed": result.trashed, "deleted": result.deleted})
+
+
+@login_required
+@require_POST
+def share_selection(request):
+    expires_at = None
+    days = request.POST.get("expires_in_days", "").strip()
+    if days:
+        try:
+            expires_at = timezone.now() + timedelta(days=float(days))
+        except (ValueError, OverflowError):
+            return JsonResponse({"message": "Expires in (days) must be a number."}, status=400)
+    try:
+        link = sharing.create_link(request.user, _selected_ids(request), expires_at=expires_at,
+                                   password=request.POST.get("password", ""))
+    except sharing.ShareError as error:
+        return JsonResponse({"message": str(error)}, status=400)
+    return JsonResponse({"url": sharing.link_url(link, request), "key": link.key})
+
+
+# --- Asset view and files -----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def asset_detail(request, asset_id):
+    asset = get_object_or_404(Asset, pk=asset_id, owner=request.user)
+    pin = [{"id": str(asset.id), "lat": asset.latitude, "lon": asset.longitude, "thumbnail": "", "url": ""}]
+    return render(request, "media_app/asset.html", {"asset": asset, "map": get_config().map, "pin": pin})
+
+
+@api_login_required
+@require_GET
+def asset_thumbnail(request, asset_id):
+    asset = Asset.objects.filter(pk=asset_id, owner=request.user).first()
+    if asset is None:
+        return api_error("Asset not found", 404, error="Not Found")
+    size = request.GET.get("size", "thumbnail")
+    if size not in FILE_SIZES:
+        return api_error(f"size must be one of {', '.join(FILE_SIZES)}", 400, error="Bad Request")
+    return _generated_file(asset, size)
+
+
+@api_login_required
+@require_GET
+def asset_original(request, asset_id):
+    asset = Asset.objects.filter(pk=asset_id, owner=request.user).first()
+    if asset is None:
+        return api_error("Asset not found", 404, error="Not Found")
+    return _file_response(asset.original_path)
+
+
+# --- Trash --------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def trash(request):
+    config = get_config()
+    now = timezone.now()
+    items = [(asset, trash_service.days_left(asset, now, config.trash.days))
+             for asset in trash_service.trashed_assets(request.user)]
+    return render(request, "media_app/trash.html", {"items": items, "trash": config.trash})
+
+
+@login_required
+@require_POST
+def trash_restore(request):
+    trash_service.restore_assets(request.user, _selected_ids(request))
+    return redirect("media:trash")
+
+
+@login_required
+@require_POST
+def trash_delete(request):
+    trash_service.delete_from_trash(request.user, _selected_ids(request))
+    return redirect("media:trash")
+
+
+@login_required
+@require_POST
+def trash_empty(request):
+    trash_service.empty_trash(request.user)
+    return redirect("media:trash")
+
+
+# --- Map ----------------------------------------------------------------------------------------------
+
+
+def map_markers(owner) -> list[dict]:
+    return [{"id": str(asset.id), "lat": asset.latitude, "lon": asset.longitude,
+             "thumbnail": f"/api/assets/{asset.id}/thumbnail?size=thumbnail", "url": f"/photos/{asset.id}/"}
+            for asset in geotagged_assets(owner).only("id", "latitude", "longitude")]
+
+
+@login_required
+@require_GET
+def map_page(request):
+    config = get_config()
+    markers = map_markers(request.user) if config.map.enabled else []
+    return render(request, "media_app/map.html", {"map": config.map, "markers": markers})
+
+
+# --- Shared links (no login) --------------------------------------------------------------------------
+
+
+def _open_link(request, key):
+    link = sharing.find_link(key)
+    if link is None:
+        raise Http404("No such shared link.")
+    return link
+
+
+def shared_link(request, key):
+    link = _open_link(request, key)
+    if sharing.is_expired(link):
+        return render(request, "media_app/share_expired.html", {"link": link}, status=410)
+    error = ""
+    status = 200
+    if request.method == "POST":
+        if sharing.password_ok(link, request.POST.get("password", "")):
+            sharing.unlock(link, request.session)
+            return redirect("media:share", key=key)
+        error, status = "Wrong password.", 401
+    if not sharing.is_unlocked(link, request.session):
+        return render(request, "media_app/share_password.html", {"link": link, "error": error}, status=status)
+    return render(request, "media_app/share.html", {"link": link, "assets": sharing.shared_assets(link)})
+
+
+@require_GET
+def shared_file(request, key, asset_id, size):
+    link = _open_link(request, key)
+    if sharing.is_expired(link):
+        return render(request, "media_app/share_expired.html", {"link": link}, status=410)
+    if not sharing.is_unlocked(link, request.session):
+        raise Http404("Unlock the link first.")
+    asset = sharing.shared_asset(link, asset_id)
+    if asset is None or size not in (*FILE_SIZES, "original"):
+        raise Http404("Not in this shared link.")
+    if size == "original":
+        return _file_response(asset.original_path)
+    return _generated_file(asset, size)

@@ -1,0 +1,76 @@
+"""The asset view (preview, EXIF details, place, map pin, video) and the asset file endpoints, for the
+owner only."""
+
+import io
+
+import pytest
+from django.test import Client
+from PIL import Image
+
+from settings_app.services import save_values
+from tests.media_app.photo_assets import PHOTOS, VIDEOS, add_asset
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def nokia(user, media_root):
+    return add_asset(user, PHOTOS / "HMD_Nokia_8.3_5G.jpg")
+
+
+@pytest.fixture
+def other_client(django_user_model):
+    other = django_user_model.objects.create_user("other@example.com", "pw-123456789", name="Other")
+    client = Client()
+    client.force_login(other)
+    return client
+
+
+def body(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_asset_view_shows_preview_exif_place_and_map_pin(user_client, nokia):
+    html = user_client.get(f"/photos/{nokia.id}/").content.decode()
+    assert f'src="/api/assets/{nokia.id}/thumbnail?size=preview"' in html
+    assert "Sun, Aug 14, 2022 14:12:31 (UTC+03:00)" in html  # the local time where it was taken
+    assert "HMD Global Nokia 8.3 5G" in html
+    assert "4608 × 1976" in html
+    assert nokia.city and nokia.country and f"{nokia.city}, " in html and nokia.country in html
+    assert "60.14671, 24.90677" in html
+    assert 'id="asset-pin"' in html and "maplibre-gl.js" in html and 'class="mini-map"' in html
+
+
+def test_no_map_pin_when_the_map_is_disabled_or_no_gps(user_client, user, admin_user, nokia):
+    denali = add_asset(user, PHOTOS / "denali.webp")
+    assert denali.latitude is None
+    html = user_client.get(f"/photos/{denali.id}/").content.decode()
+    assert "mini-map" not in html and "maplibre-gl.js" not in html
+    assert save_values({"map.enabled": False}, user=admin_user).ok
+    assert "mini-map" not in user_client.get(f"/photos/{nokia.id}/").content.decode()
+
+
+def test_video_plays_from_the_original(user_client, user, media_root):
+    video = add_asset(user, VIDEOS / "h264_aac_640x360_3s.mp4")
+    html = user_client.get(f"/photos/{video.id}/").content.decode()
+    assert f'<video controls preload="metadata" src="/api/assets/{video.id}/original"' in html
+    response = user_client.get(f"/api/assets/{video.id}/original")
+    assert response["Content-Type"] == "video/mp4"
+    assert body(response) == open(video.original_path, "rb").read()
+
+
+def test_thumbnail_and_preview_files_are_served(user_client, nokia):
+    thumbnail = user_client.get(f"/api/assets/{nokia.id}/thumbnail?size=thumbnail")
+    assert thumbnail.status_code == 200 and thumbnail["Content-Type"] == "image/webp"
+    preview = user_client.get(f"/api/assets/{nokia.id}/thumbnail?size=preview")
+    assert preview["Content-Type"] == "image/jpeg"
+    assert min(Image.open(io.BytesIO(body(preview))).size) == 1440
+    assert user_client.get(f"/api/assets/{nokia.id}/thumbnail?size=huge").status_code == 400
+
+
+def test_another_user_never_sees_or_fetches_the_asset(other_client, client, nokia):
+    assert other_client.get(f"/photos/{nokia.id}/").status_code == 404
+    for url in (f"/api/assets/{nokia.id}/thumbnail?size=thumbnail", f"/api/assets/{nokia.id}/thumbnail?size=preview",
+                f"/api/assets/{nokia.id}/original"):
+        assert other_client.get(url).status_code == 404
+        assert client.get(url).status_code == 401  # anonymous

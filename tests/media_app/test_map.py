@@ -1,0 +1,64 @@
+"""The map page: markers for the user's geotagged assets, the light/dark style URLs from the Map
+settings, and a plain message when the map is disabled."""
+
+import json
+import re
+
+import pytest
+from django.test import Client
+
+from media_app.models import Asset
+from settings_app.services import get_config, save_values
+from tests.media_app.photo_assets import PHOTOS, add_asset
+
+pytestmark = pytest.mark.django_db
+
+
+def markers_of(html: str) -> list[dict]:
+    data = re.search(r'<script id="map-markers" type="application/json">(.*?)</script>', html, re.S).group(1)
+    return json.loads(data)
+
+
+@pytest.fixture
+def geotagged(user, media_root):
+    nokia = add_asset(user, PHOTOS / "HMD_Nokia_8.3_5G.jpg")
+    add_asset(user, PHOTOS / "denali.webp")  # no GPS
+    return nokia
+
+
+def test_markers_are_the_users_geotagged_assets(user_client, geotagged, django_user_model):
+    other = django_user_model.objects.create_user("other@example.com", "pw-123456789", name="Other")
+    add_asset(other, PHOTOS / "gps-datetime.jpg")
+    markers = markers_of(user_client.get("/map/").content.decode())
+    assert markers == [{"id": str(geotagged.id), "lat": pytest.approx(60.1467055), "lon": pytest.approx(24.9067722),
+                        "thumbnail": f"/api/assets/{geotagged.id}/thumbnail?size=thumbnail",
+                        "url": f"/photos/{geotagged.id}/"}]
+
+
+def test_trashed_assets_leave_the_map(user_client, geotagged):
+    Asset.objects.filter(pk=geotagged.pk).update(deleted_at="2026-01-01T00:00:00Z")
+    assert markers_of(user_client.get("/map/").content.decode()) == []
+
+
+def test_style_urls_come_from_the_light_and_dark_settings(user_client, admin_user, geotagged):
+    html = user_client.get("/map/").content.decode()
+    map_config = get_config().map
+    assert f'data-light-style="{map_config.lightStyle}"' in html and f'data-dark-style="{map_config.darkStyle}"' in html
+    assert save_values({"map.lightStyle": "https://tiles.example.org/light.json",
+                        "map.darkStyle": "https://tiles.example.org/dark.json"}, user=admin_user).ok
+    html = user_client.get("/map/").content.decode()
+    assert 'data-light-style="https://tiles.example.org/light.json"' in html
+    assert 'data-dark-style="https://tiles.example.org/dark.json"' in html
+    assert "/static/vendor/maplibre-gl-4.7.1/maplibre-gl.js" in html and "unpkg" not in html
+
+
+def test_disabled_map_says_so(user_client, admin_user, geotagged):
+    assert save_values({"map.enabled": False}, user=admin_user).ok
+    html = user_client.get("/map/").content.decode()
+    assert "The map is disabled by the administrator." in html
+    assert "map-markers" not in html and "maplibre-gl.js" not in html
+
+
+def test_anonymous_is_sent_to_login(geotagged):
+    response = Client().get("/map/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")

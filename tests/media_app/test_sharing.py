@@ -1,0 +1,102 @@
+"""Shared links: share a selection, the link uses the External domain when set (else the request's
+host), opens without login, expires (410) and can need a password."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from media_app.models import Asset, SharedLink
+from media_app.services import sharing
+from settings_app.services import save_values
+from tests.media_app.photo_assets import PHOTOS, add_asset
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _lan_host(settings):
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "photos.lan"]
+
+
+@pytest.fixture
+def two(user, media_root):
+    return [add_asset(user, PHOTOS / name) for name in ("mongolels.jpg", "tanners_ridge.jpg")]
+
+
+def share(client, assets, **extra):
+    return client.post("/photos/share/", {"ids": [str(a.id) for a in assets], **extra}, HTTP_HOST="photos.lan:8080")
+
+
+def test_link_uses_the_request_host_without_an_external_domain(user_client, two):
+    answer = share(user_client, two).json()
+    assert answer["url"] == f"http://photos.lan:8080/share/{answer['key']}/"
+    assert set(SharedLink.objects.get(key=answer["key"]).assets.all()) == set(two)
+
+
+def test_link_uses_the_external_domain_when_set(user_client, admin_user, two):
+    assert save_values({"server.externalDomain": "https://photos.example.com"}, user=admin_user).ok
+    answer = share(user_client, two).json()
+    assert answer["url"] == f"https://photos.example.com/share/{answer['key']}/"
+
+
+def test_anyone_opens_the_link_and_its_files_without_login(user_client, two):
+    key = share(user_client, two[:1]).json()["key"]
+    visitor = Client()
+    html = visitor.get(f"/share/{key}/").content.decode()
+    assert re.findall(r'data-asset-id="([0-9a-f-]+)"', html) == [str(two[0].id)]
+    thumbnail = visitor.get(f"/share/{key}/{two[0].id}/thumbnail/")
+    assert thumbnail.status_code == 200 and thumbnail["Content-Type"] == "image/webp"
+    assert visitor.get(f"/share/{key}/{two[0].id}/original/").status_code == 200
+    assert visitor.get(f"/share/{key}/{two[1].id}/thumbnail/").status_code == 404  # not shared
+    assert visitor.get(f"/share/{key}/{two[0].id}/secret/").status_code == 404
+    assert visitor.get("/share/no-such-key/").status_code == 404
+
+
+def test_expired_link_answers_410(user, two):
+    link = sharing.create_link(user, [two[0].id], expires_at=timezone.now() + timedelta(hours=1))
+    assert Client().get(f"/share/{link.key}/").status_code == 200
+    SharedLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = Client().get(f"/share/{link.key}/")
+    assert response.status_code == 410 and "This shared link has expired" in response.content.decode()
+    assert Client().get(f"/share/{link.key}/{two[0].id}/thumbnail/").status_code == 410
+
+
+def test_expiry_from_the_timeline_in_days(user_client, two):
+    answer = share(user_client, two, expires_in_days="2").json()
+    expires = SharedLink.objects.get(key=answer["key"]).expires_at
+    assert timedelta(days=1, hours=23) < expires - timezone.now() <= timedelta(days=2)
+    bad = share(user_client, two, expires_in_days="soon")
+    assert bad.status_code == 400 and bad.json()["message"] == "Expires in (days) must be a number."
+
+
+def test_password_protected_link(user_client, two):
+    key = share(user_client, two, password="open sesame").json()["key"]
+    visitor = Client()
+    locked = visitor.get(f"/share/{key}/")
+    assert "This shared link is protected" in locked.content.decode() and "data-asset-id" not in locked.content.decode()
+    assert visitor.get(f"/share/{key}/{two[0].id}/thumbnail/").status_code == 404
+    wrong = visitor.post(f"/share/{key}/", {"password": "guess"})
+    assert wrong.status_code == 401 and "Wrong password." in wrong.content.decode()
+    assert visitor.post(f"/share/{key}/", {"password": "open sesame"})["Location"] == f"/share/{key}/"
+    assert len(re.findall(r"data-asset-id", visitor.get(f"/share/{key}/").content.decode())) == 2
+    assert visitor.get(f"/share/{key}/{two[0].id}/thumbnail/").status_code == 200
+    assert "open sesame" not in SharedLink.objects.get(key=key).password_hash
+
+
+def test_only_own_assets_can_be_shared(two, django_user_model):
+    other = django_user_model.objects.create_user("other@example.com", "pw-123456789", name="Other")
+    client = Client()
+    client.force_login(other)
+    answer = share(client, two)
+    assert answer.status_code == 400 and answer.json()["message"] == "Select at least one of your photos to share."
+    assert not SharedLink.objects.exists()
+
+
+def test_trashed_assets_drop_out_of_the_link(user_client, two):
+    key = share(user_client, two).json()["key"]
+    Asset.objects.filter(pk=two[0].pk).update(deleted_at=timezone.now())
+    html = Client().get(f"/share/{key}/").content.decode()
+    assert re.findall(r'data-asset-id="([0-9a-f-]+)"', html) == [str(two[1].id)]

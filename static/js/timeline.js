@@ -108,7 +108,7 @@
       const answer = await response.json();
       if (!response.ok) { showError(answer.message); return; }
       const box = document.querySelector("[data-share-result]");
-      box.querySelector("[data-share-url]").value = answer.url;
+      box.querySelector("[data-share-link]").value = answer.url;
       box.hidden = false;
     }
 
@@ -120,7 +120,7 @@
     });
     document.addEventListener("click", (event) => {
       if (event.target.dataset.action !== "copy-link") return;
-      const input = document.querySelector("[data-share-url]");
+      const input = document.querySelector("[data-share-link]");
       input.select();
       if (navigator.clipboard) navigator.clipboard.writeText(input.value).catch(() => {});
     });
@@ -145,15 +145,17 @@
       attributionControl: true });
     const bounds = new window.maplibregl.LngLatBounds();
     markers.forEach((marker) => {
-      const element = document.createElement("a");
-      element.className = "map-marker";
-      element.href = marker.url;
+      let options = {}; // no thumbnail (the asset's own page): MapLibre's default pin
       if (marker.thumbnail) {
+        const element = document.createElement("a");
+        element.className = "map-marker";
+        element.href = marker.url;
         const img = document.createElement("img");
         img.src = marker.thumbnail; img.alt = "";
         element.appendChild(img);
+        options = { element };
       }
-      new window.maplibregl.Marker({ element }).setLngLat([marker.lon, marker.lat]).addTo(map);
+      new window.maplibregl.Marker(options).setLngLat([marker.lon, marker.lat]).addTo(map);
       bounds.extend([marker.lon, marker.lat]);
     });
     if (markers.length) map.fitBounds(bounds, { padding: 60, maxZoom: Number(container.dataset.maxZoom || 14), animate: false });

@@ -118,3 +118,23 @@ def test_map_page_has_the_container_and_markers(page: Page, live_server, user, p
     assert page.evaluate("typeof window.maplibregl") == "object"
     expect(page.locator(".map-marker")).to_have_count(len(markers))
     assert re.match(r"https?://", page.locator("#map").get_attribute("data-light-style"))
+
+
+def test_infinite_scroll_and_share_a_selection(page: Page, live_server, user, photos, monkeypatch):
+    from media_app.services import timeline
+
+    monkeypatch.setattr(timeline, "PAGE_SIZE", 2)
+    page.set_viewport_size({"width": 800, "height": 500})
+    log_in(page, live_server, user)
+    expect(page.locator(".tile")).to_have_count(2)
+    page.locator(".load-more").scroll_into_view_if_needed()
+    expect(page.locator(".tile")).to_have_count(4)  # both further pages loaded as they were revealed
+    tile(page, photos[3]).hover()
+    tile(page, photos[3]).locator(".check").click()
+    page.get_by_role("button", name="Share").click()
+    link = page.get_by_label("Shared link")
+    expect(link).to_have_value(re.compile(rf"^{live_server.url}/share/[\w-]+/$"))
+    visitor = page.context.browser.new_page()
+    visitor.goto(link.input_value())
+    expect(visitor.locator(".share-grid a")).to_have_count(1)
+    visitor.close()

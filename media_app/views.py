@@ -3,10 +3,12 @@
 someone else's asset id answers 404."""
 
 import mimetypes
+import os
+import re
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -27,24 +29,58 @@ def _selected_ids(request) -> list[str]:
     return [value for value in request.POST.getlist("ids") if value]
 
 
-def _file_response(path):
+BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+CHUNK = 256 * 1024
+
+
+def _read_range(stream, length: int):
+    with stream:
+        while length > 0:
+            chunk = stream.read(min(CHUNK, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
+
+
+def _file_response(request, path):
+    """The file, honouring a single byte Range (browsers seek in videos with them)."""
     try:
+        size = os.path.getsize(path)
         stream = open(path, "rb")
     except OSError:
         raise Http404("The file is missing.")
     content_type = mimetypes.guess_type(str(path))[0] or "application/octet-stream"
-    response = FileResponse(stream, content_type=content_type)
+    match = BYTE_RANGE.match(request.headers.get("Range", ""))
+    if match and any(match.groups()):
+        first, last = match.groups()
+        if first:
+            start, end = int(first), min(int(last), size - 1) if last else size - 1
+        else:  # "bytes=-N": the last N bytes
+            start, end = max(0, size - int(last)), size - 1
+        if start >= size or start > end:
+            stream.close()
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        stream.seek(start)
+        response = StreamingHttpResponse(_read_range(stream, end - start + 1), status=206, content_type=content_type)
+        response["Content-Length"] = str(end - start + 1)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    else:
+        response = FileResponse(stream, content_type=content_type)
+    response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=86400"
     return response
 
 
-def _generated_file(asset: Asset, size: str):
+def _generated_file(request, asset: Asset, size: str):
     """The generated file of that size; fullsize falls back to the preview, as in Immich."""
     relative = {"thumbnail": asset.thumbnail_path, "preview": asset.preview_path,
                 "fullsize": asset.fullsize_path or asset.preview_path}.get(size)
     if not relative:
         raise Http404("No such file for this asset.")
-    return _file_response(absolute(relative))
+    return _file_response(request, absolute(relative))
 
 
 # --- Timeline -----------------------------------------------------------------------------------------
@@ -115,7 +151,7 @@ def asset_thumbnail(request, asset_id):
     size = request.GET.get("size", "thumbnail")
     if size not in FILE_SIZES:
         return api_error(f"size must be one of {', '.join(FILE_SIZES)}", 400, error="Bad Request")
-    return _generated_file(asset, size)
+    return _generated_file(request, asset, size)
 
 
 @api_login_required
@@ -124,7 +160,7 @@ def asset_original(request, asset_id):
     asset = Asset.objects.filter(pk=asset_id, owner=request.user).first()
     if asset is None:
         return api_error("Asset not found", 404, error="Not Found")
-    return _file_response(asset.original_path)
+    return _file_response(request, asset.original_path)
 
 
 # --- Trash --------------------------------------------------------------------------------------------
@@ -215,5 +251,5 @@ def shared_file(request, key, asset_id, size):
     if asset is None or size not in (*FILE_SIZES, "original"):
         raise Http404("Not in this shared link.")
     if size == "original":
-        return _file_response(asset.original_path)
-    return _generated_file(asset, size)
+        return _file_response(request, asset.original_path)
+    return _generated_file(request, asset, size)

@@ -74,3 +74,22 @@ def test_another_user_never_sees_or_fetches_the_asset(other_client, client, noki
                 f"/api/assets/{nokia.id}/original"):
         assert other_client.get(url).status_code == 404
         assert client.get(url).status_code == 401  # anonymous
+
+
+def test_originals_are_served_in_byte_ranges_for_video_seeking(user_client, user, media_root):
+    video = add_asset(user, VIDEOS / "h264_aac_640x360_3s.mp4")
+    data = open(video.original_path, "rb").read()
+    url = f"/api/assets/{video.id}/original"
+    part = user_client.get(url, HTTP_RANGE="bytes=100-199")
+    assert part.status_code == 206 and body(part) == data[100:200]
+    assert part["Content-Range"] == f"bytes 100-199/{len(data)}" and part["Accept-Ranges"] == "bytes"
+    tail = user_client.get(url, HTTP_RANGE="bytes=-10")
+    assert body(tail) == data[-10:]
+    rest = user_client.get(url, HTTP_RANGE=f"bytes={len(data) - 5}-")
+    assert body(rest) == data[-5:]
+    assert user_client.get(url, HTTP_RANGE=f"bytes={len(data)}-").status_code == 416
+
+
+def test_offline_library_assets_are_marked_in_the_timeline(user_client, nokia):
+    type(nokia).objects.filter(pk=nokia.pk).update(is_offline=True)
+    assert ">Offline</span>" in user_client.get("/photos/").content.decode()

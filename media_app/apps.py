@@ -6,4 +6,11 @@ class MediaAppConfig(AppConfig):
     verbose_name = "Media"
 
     def ready(self):
+        from settings_app.events import on_config_init, on_config_update
+
         from . import tasks  # noqa: F401  (registers the media job handlers and the user purge receiver)
+        from .services import watcher
+
+        # Only the watcher process (started by runjobs) acts on these: watching toggles live.
+        on_config_init(watcher.on_config)
+        on_config_update(watcher.on_config)

@@ -260,6 +260,8 @@ CATEGORIES: tuple[Category, ...] = (
             "Cron expression, in the server's timezone.", presets=CRON_PRESETS),
         Key("library.watch.enabled", Bool(), False, "Watch for file changes [EXPERIMENTAL]",
             "Import changed files without a rescan. Operating-system events do not arrive for network mounts."),
+        Key("library.watch.usePolling", Bool(), False, "Use polling (network mounts)",
+            "OS file events do not arrive for network mounts (NFS, SMB): poll the folders instead (more disk reads)."),
     )),
     Category("logging", "Logging", "Manage log settings", (
         Key("logging.enabled", Bool(), True, "Enable logging"),

@@ -51,5 +51,6 @@ class Command(BaseCommand):
         connection.close()
         self.stdout.write(f"Job workers starting for {len(names)} queue(s); Ctrl+C stops them.")
         self.stdout.flush()
+        importlib.import_module("media_app.services.watcher").start_watcher_process()  # library watching
         JobSentinel(names, run_scheduler=not options["no_scheduler"], grace=options["grace"]).start()
         self.stdout.write("Job workers stopped.")

@@ -1,0 +1,129 @@
+"""Library watching with a real `manage.py runjobs` (its watcher process): a file written slowly is
+imported once, complete; toggling library.watch.enabled starts and stops watching live; with polling
+(network mounts) moves and deletions are seen too."""
+
+import hashlib
+import shutil
+import time
+
+import pytest
+
+from jobs_app.models import Job
+from media_app.models import Asset
+from media_app.services import libraries, thumbnails
+from settings_app.services import save_values
+from tests.jobs_app import conftest as jobs_fixtures
+from tests.jobs_app.conftest import wait_for, worker_output
+
+from .conftest import PHOTOS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+start_worker = jobs_fixtures.start_worker  # real `manage.py runjobs` processes (a fixture)
+PHOTO_A, PHOTO_B = PHOTOS / "mongolels.jpg", PHOTOS / "tanners_ridge.jpg"
+FAST_WATCH = {"LIBRARY_WATCH_STABLE_SECONDS": "1", "LIBRARY_WATCH_POLL_SECONDS": "0.3",
+              "LIBRARY_WATCH_RECONCILE_SECONDS": "0.5"}
+
+
+@pytest.fixture
+def shared_media(settings, tmp_path, child_env):
+    data_dir = tmp_path / "data"
+    (data_dir / "media").mkdir(parents=True)
+    settings.MEDIA_ROOT = data_dir / "media"
+    child_env["DATA_DIR"] = str(data_dir)
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def folder(tmp_path):
+    path = tmp_path / "library"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def library(user, folder, shared_media):
+    return libraries.save_library(owner=user, name="Watched", import_paths=[str(folder)])
+
+
+def set_watch(admin_user, enabled: bool, polling: bool = False) -> None:
+    result = save_values({"library.watch.enabled": enabled, "library.watch.usePolling": polling}, user=admin_user,
+                         from_form=False)
+    assert result.ok, result.messages()
+
+
+def imported(library, name: str):
+    return Asset.objects.filter(library=library, original_filename=name).first()
+
+
+def fully_processed(library, name: str):
+    asset = imported(library, name)
+    return asset if asset and asset.thumbnails_generated_at else None
+
+
+def test_a_file_written_slowly_is_imported_once_and_complete(admin_user, library, folder, start_worker):
+    set_watch(admin_user, True)
+    worker = start_worker(env=FAST_WATCH)
+    wait_for(lambda: "watching 1 folder(s)" in worker_output(worker), message="the watcher to start")
+
+    content = PHOTO_A.read_bytes()
+    target = folder / "slow.jpg"
+    chunks = 12
+    step = len(content) // chunks + 1
+    with open(target, "wb") as stream:
+        for index in range(chunks):  # ~2.4 s in all, longer than the 1 s stability time
+            stream.write(content[index * step:(index + 1) * step])
+            stream.flush()
+            time.sleep(0.2)
+            assert imported(library, "slow.jpg") is None, "imported while still being written"
+
+    asset = wait_for(lambda: fully_processed(library, "slow.jpg"), timeout=30, message="the import and its chain")
+    assert asset.file_size == len(content)
+    assert asset.checksum == hashlib.sha1(content).hexdigest()
+    assert asset.width and asset.metadata_extracted_at and not asset.metadata_error
+    assert thumbnails.absolute(asset.thumbnail_path).is_file()
+    time.sleep(1.5)  # no late second import
+    assert Asset.objects.filter(library=library).count() == 1
+    assert Job.objects.filter(name="AssetExtractMetadata", data__id=str(asset.pk)).count() == 1
+
+
+def test_toggling_the_setting_starts_and_stops_watching_live(admin_user, library, folder, start_worker):
+    set_watch(admin_user, False)
+    worker = start_worker(env=FAST_WATCH)
+    time.sleep(1)
+    shutil.copy(PHOTO_A, folder / "before.jpg")
+    time.sleep(2.5)
+    assert not Asset.objects.exists()  # off: nothing watches
+
+    set_watch(admin_user, True)
+    wait_for(lambda: "watching 1 folder(s)" in worker_output(worker), message="the watcher to start")
+    shutil.copy(PHOTO_B, folder / "during.jpg")
+    wait_for(lambda: fully_processed(library, "during.jpg"), timeout=30, message="the watched import")
+
+    set_watch(admin_user, False)
+    wait_for(lambda: "library watcher: stopped" in worker_output(worker), message="the watcher to stop")
+    shutil.copy(PHOTO_A, folder / "after.jpg")
+    time.sleep(2.5)
+    assert sorted(Asset.objects.values_list("original_filename", flat=True)) == ["during.jpg"]
+
+
+def test_polling_sees_moves_changes_and_deletions(admin_user, library, folder, start_worker):
+    set_watch(admin_user, True, polling=True)
+    worker = start_worker(env=FAST_WATCH)
+    wait_for(lambda: "watching 1 folder(s) by polling" in worker_output(worker), message="the polling watcher")
+    shutil.copy(PHOTO_A, folder / "a.jpg")
+    first = wait_for(lambda: fully_processed(library, "a.jpg"), timeout=30, message="the import")
+
+    (folder / "sub").mkdir()
+    (folder / "a.jpg").rename(folder / "sub" / "moved.jpg")
+    moved = wait_for(lambda: imported(library, "moved.jpg"), timeout=30, message="the moved file")
+    wait_for(lambda: Asset.objects.get(pk=first.pk).is_offline, timeout=30, message="the old path going offline")
+    assert moved.original_path == str(folder / "sub" / "moved.jpg")
+
+    shutil.copy(PHOTO_B, folder / "sub" / "moved.jpg")  # the content changes in place
+    wait_for(lambda: Asset.objects.get(pk=moved.pk).checksum == hashlib.sha1(PHOTO_B.read_bytes()).hexdigest(),
+             timeout=30, message="the change")
+
+    (folder / "sub" / "moved.jpg").unlink()
+    wait_for(lambda: Asset.objects.get(pk=moved.pk).is_offline, timeout=30, message="the deletion")
+    assert Asset.objects.filter(library=library).count() == 2  # offline, never deleted

@@ -97,8 +97,10 @@ def library_edit(request, library_id):
 @require_POST
 def library_scan(request, library_id):
     library = _library_or_404(library_id)
-    queue_library_scan(library)
-    messages.success(request, f"Scan of “{library.name}” queued; the figures update when it has run.")
+    if queue_library_scan(library):
+        messages.success(request, f"Scan of “{library.name}” queued; the figures update when it has run.")
+    else:
+        messages.info(request, f"A scan of “{library.name}” is already waiting or running.")
     return redirect("libraries:list")
 
 

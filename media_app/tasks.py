@@ -79,9 +79,9 @@ def sync_library(job) -> str:
             f"{len(result.errors)} error(s)")
 
 
-def queue_library_scan(library) -> None:
-    """"Scan now" for one library (deduplicated while one is pending)."""
-    enqueue(LIBRARY.name, LIBRARY.item_job, {"id": str(library.pk)}, dedupe_key=f"{LIBRARY.item_job}:{library.pk}")
+def queue_library_scan(library):
+    """"Scan now" for one library: the job, or None when a scan of it is already waiting or running."""
+    return enqueue(LIBRARY.name, LIBRARY.item_job, {"id": str(library.pk)}, dedupe_key=f"{LIBRARY.item_job}:{library.pk}")
 
 
 @receiver(user_purging, dispatch_uid="media_app.remove_user_media")

@@ -91,8 +91,10 @@ def test_edit_with_a_bad_path_keeps_the_saved_library(admin_client, library, use
 
 
 def test_scan_now_queues_the_library_job_once(admin_client, library):
-    assert admin_client.post(f"/admin/libraries/{library.pk}/scan/").status_code == 302
-    assert admin_client.post(f"/admin/libraries/{library.pk}/scan/").status_code == 302
+    first = admin_client.post(f"/admin/libraries/{library.pk}/scan/", follow=True).content.decode()
+    assert "Scan of “Family” queued" in first
+    again = admin_client.post(f"/admin/libraries/{library.pk}/scan/", follow=True).content.decode()
+    assert "already waiting or running" in again
     job = Job.objects.get()
     assert (job.queue, job.name, job.data) == ("library", "LibrarySyncFiles", {"id": str(library.pk)})
     assert admin_client.get(f"/admin/libraries/{library.pk}/scan/").status_code == 405

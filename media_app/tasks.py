@@ -81,7 +81,8 @@ def sync_library(job) -> str:
 
 def queue_library_scan(library):
     """"Scan now" for one library: the job, or None when a scan of it is already waiting or running."""
-    return enqueue(LIBRARY.name, LIBRARY.item_job, {"id": str(library.pk)}, dedupe_key=f"{LIBRARY.item_job}:{library.pk}")
+    return enqueue(LIBRARY.name, LIBRARY.item_job, {"id": str(library.pk)},
+                   dedupe_key=f"{LIBRARY.item_job}:{library.pk}")
 
 
 @receiver(user_purging, dispatch_uid="media_app.remove_user_media")

@@ -52,7 +52,7 @@ def test_the_registry_drives_the_job_settings_and_every_queue_has_handlers():
             assert queue.start_modes, queue.name
         if queue.item_job:
             assert get_handler(queue.item_job), queue.name
-    assert get_handler("AssetGenerateThumbnails").placeholder  # until the media issue replaces it
+    assert not get_handler("AssetGenerateThumbnails").placeholder  # media_app.tasks registers the real one
 
 
 def test_start_queues_the_queue_all_job_and_refuses_a_running_queue(admin_user):

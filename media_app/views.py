@@ -214,6 +214,24 @@ def map_page(request):
     return render(request, "media_app/map.html", {"map": config.map, "markers": markers})
 
 
+# --- Shared links ---------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def shared_links(request):
+    links = [(link, sharing.link_url(link, request), sharing.is_expired(link))
+             for link in sharing.links_of(request.user)]
+    return render(request, "media_app/shared_links.html", {"links": links})
+
+
+@login_required
+@require_POST
+def shared_link_delete(request, link_id):
+    sharing.delete_link(request.user, link_id)
+    return redirect("media:shared-links")
+
+
 # --- Shared links (no login) --------------------------------------------------------------------------
 
 

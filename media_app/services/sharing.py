@@ -67,3 +67,13 @@ def shared_assets(link: SharedLink):
 
 def shared_asset(link: SharedLink, asset_id) -> Asset | None:
     return shared_assets(link).filter(pk=asset_id).first()
+
+
+def links_of(owner):
+    return SharedLink.objects.filter(owner=owner).prefetch_related("assets")
+
+
+def delete_link(owner, link_id) -> bool:
+    """Revoke one of the owner's links; the assets themselves stay."""
+    deleted, _ = SharedLink.objects.filter(owner=owner, pk=link_id).delete()
+    return bool(deleted)

@@ -10,6 +10,15 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
+  // A loaded thumbnail replaces its thumbhash placeholder (load events do not bubble: capture them).
+  document.addEventListener("load", (event) => {
+    const image = event.target;
+    if (image.matches && image.matches(".tile img.thumb")) {
+      const placeholder = image.parentElement.querySelector("img.placeholder");
+      if (placeholder) placeholder.remove();
+    }
+  }, true);
+
   function initTimeline(timeline) {
     const selected = new Set();
     let anchor = null; // the last tile clicked, start of a shift-click range

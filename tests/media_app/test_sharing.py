@@ -100,3 +100,22 @@ def test_trashed_assets_drop_out_of_the_link(user_client, two):
     Asset.objects.filter(pk=two[0].pk).update(deleted_at=timezone.now())
     html = Client().get(f"/share/{key}/").content.decode()
     assert re.findall(r'data-asset-id="([0-9a-f-]+)"', html) == [str(two[1].id)]
+
+
+def test_shared_links_page_lists_and_revokes_the_owners_links(user_client, two, django_user_model):
+    key = share(user_client, two, expires_in_days="1", password="pw").json()["key"]
+    link = SharedLink.objects.get(key=key)
+    html = user_client.get("/shared-links/", HTTP_HOST="photos.lan:8080").content.decode()
+    assert f'value="http://photos.lan:8080/share/{key}/"' in html
+    assert f'data-link-id="{link.pk}"' in html and "<td>2</td>" in html and "<td>Yes</td>" in html
+
+    other = django_user_model.objects.create_user("other@example.com", "pw-123456789", name="Other")
+    other_client = Client()
+    other_client.force_login(other)
+    assert key not in other_client.get("/shared-links/").content.decode()
+    other_client.post(f"/shared-links/{link.pk}/delete/")
+    assert SharedLink.objects.filter(pk=link.pk).exists()
+
+    assert user_client.post(f"/shared-links/{link.pk}/delete/")["Location"] == "/shared-links/"
+    assert not SharedLink.objects.exists() and Asset.objects.count() == 2
+    assert Client().get(f"/share/{key}/").status_code == 404

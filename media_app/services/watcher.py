@@ -192,12 +192,15 @@ def _sync_file(library: Library, path: str, stat) -> list:
         log.info("library watcher: imported %s", path)
         return [new.pk]
     modified = libraries._mtime(stat)
-    if asset.file_size == stat.st_size and asset.file_modified_at == modified:
+    # The content decides, not size and time alone: a metadata job that ran after the write may already
+    # have recorded the new size and time. An event for the file makes reading it worthwhile.
+    checksum = sha1_of(path)
+    if asset.checksum == checksum and asset.file_size == stat.st_size and asset.file_modified_at == modified:
         if asset.is_offline:
             Asset.objects.filter(pk=asset.pk).update(is_offline=False)
         return []
     Asset.objects.filter(pk=asset.pk).update(file_size=stat.st_size, file_modified_at=modified,
-                                             checksum=sha1_of(path), is_offline=False, metadata_extracted_at=None)
+                                             checksum=checksum, is_offline=False, metadata_extracted_at=None)
     log.info("library watcher: %s changed", path)
     return [asset.pk]
 

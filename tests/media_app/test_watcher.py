@@ -116,13 +116,15 @@ def test_polling_sees_moves_changes_and_deletions(admin_user, library, folder, s
 
     (folder / "sub").mkdir()
     (folder / "a.jpg").rename(folder / "sub" / "moved.jpg")
-    moved = wait_for(lambda: imported(library, "moved.jpg"), timeout=30, message="the moved file")
+    moved = wait_for(lambda: fully_processed(library, "moved.jpg"), timeout=30, message="the moved file")
     wait_for(lambda: Asset.objects.get(pk=first.pk).is_offline, timeout=30, message="the old path going offline")
     assert moved.original_path == str(folder / "sub" / "moved.jpg")
 
     shutil.copy(PHOTO_B, folder / "sub" / "moved.jpg")  # the content changes in place
     wait_for(lambda: Asset.objects.get(pk=moved.pk).checksum == hashlib.sha1(PHOTO_B.read_bytes()).hexdigest(),
              timeout=30, message="the change")
+    changed = wait_for(lambda: fully_processed(library, "moved.jpg"), timeout=30, message="the change's chain")
+    assert changed.file_size == PHOTO_B.stat().st_size
 
     (folder / "sub" / "moved.jpg").unlink()
     wait_for(lambda: Asset.objects.get(pk=moved.pk).is_offline, timeout=30, message="the deletion")

@@ -10,6 +10,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from settings_app.services import get_config
 from users_app.decorators import admin_required
 
 from .models import Asset, Library
@@ -68,7 +69,7 @@ def library_list(request):
     for library in Library.objects.select_related("owner").order_by("name"):
         assets = Asset.objects.filter(library=library)
         rows.append({"library": library, "total": assets.count(), "offline": assets.filter(is_offline=True).count()})
-    return render(request, "media_app/libraries.html", {"rows": rows})
+    return render(request, "media_app/libraries.html", {"rows": rows, "watch": get_config().library.watch})
 
 
 @admin_required

@@ -9,6 +9,7 @@ import pytest
 from jobs_app.models import Job
 from media_app.models import Asset, Library
 from media_app.services import libraries, thumbnails
+from settings_app.services import save_values
 
 from .conftest import PHOTOS
 
@@ -114,3 +115,11 @@ def test_delete_asks_first_and_never_deletes_files(admin_client, library, folder
     assert not Library.objects.exists() and not Asset.objects.exists()
     assert (folder / "a.jpg").read_bytes() == (PHOTOS / "mongolels.jpg").read_bytes()
     assert not thumbnails.absolute(asset.thumbnail_path).exists()  # only what the server generated goes
+
+
+def test_list_says_whether_watching_is_on(admin_client, admin_user, library):
+    assert 'data-watch="off"' in admin_client.get("/admin/libraries/").content.decode()
+    assert save_values({"library.watch.enabled": True, "library.watch.usePolling": True}, user=admin_user,
+                       from_form=False).ok
+    page = admin_client.get("/admin/libraries/").content.decode()
+    assert 'data-watch="on"' in page and "on, by polling" in page

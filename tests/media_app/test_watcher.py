@@ -129,3 +129,46 @@ def test_polling_sees_moves_changes_and_deletions(admin_user, library, folder, s
     (folder / "sub" / "moved.jpg").unlink()
     wait_for(lambda: Asset.objects.get(pk=moved.pk).is_offline, timeout=30, message="the deletion")
     assert Asset.objects.filter(library=library).count() == 2  # offline, never deleted
+
+
+# --- sync_path and the stability rule, in this process ---------------------------------------------------
+
+
+def test_sync_path_imports_excludes_and_marks_gone_folders_offline(library, folder):
+    from media_app.services.watcher import sync_path
+
+    (folder / "trip").mkdir()
+    shutil.copy(PHOTO_A, folder / "trip" / "a.jpg")
+    shutil.copy(PHOTO_B, folder / "trip" / "b.jpg")
+    (folder / "notes.txt").write_text("not media")
+    assert len(sync_path(str(folder / "trip" / "a.jpg")) + sync_path(str(folder / "trip" / "b.jpg"))) == 2
+    assert sync_path(str(folder / "notes.txt")) == []
+    assert sync_path(str(folder / "trip" / "a.jpg")) == []  # unchanged: nothing queued again
+
+    library.exclusion_patterns = ["**/b.jpg"]
+    library.save()
+    sync_path(str(folder / "trip" / "b.jpg"))
+    assert Asset.objects.get(original_filename="b.jpg").is_offline
+
+    shutil.rmtree(folder / "trip")
+    sync_path(str(folder / "trip"))
+    assert Asset.objects.filter(is_offline=True).count() == 2 == Asset.objects.count()
+    assert Job.objects.filter(name="AssetExtractMetadata", data__source="watch").count() == 2
+
+
+def test_a_path_is_due_only_after_it_stopped_changing(folder, monkeypatch):
+    from media_app.services import watcher
+
+    monkeypatch.setattr(watcher, "STABLE_SECONDS", 5)
+    target = folder / "growing.jpg"
+    target.write_bytes(b"x" * 10)
+    tracker = watcher.LibraryWatcher()
+    tracker.mark(str(target))
+    start = time.monotonic()
+    assert tracker.due_paths(start + 4) == []
+    with open(target, "ab") as stream:
+        stream.write(b"more")
+    assert tracker.due_paths(start + 6) == []  # it grew: the clock starts again
+    assert tracker.due_paths(start + 10) == []
+    assert tracker.due_paths(start + 11.1) == [str(target)]
+    assert tracker.pending == {}

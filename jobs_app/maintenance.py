@@ -1,6 +1,4 @@
-"""Clearly named placeholders for background work whose pipeline does not exist yet (trash purge, quota
-sync, version check): the media issues replace them by registering real handlers for the same job names.
-(User deletion is real: users_app.services.delete_due_users.)"""
+"""The version check: a clearly named placeholder, as this server has no release feed to ask."""
 
 import logging
 from datetime import datetime, timedelta
@@ -15,18 +13,6 @@ log = logging.getLogger(__name__)
 
 VERSION_CHECK_STATE = "version-check-state"
 VERSION_CHECK_MIN_INTERVAL = timedelta(seconds=50)  # Immich skips checks closer together than this
-
-
-def placeholder_purge_expired_trash() -> str:
-    """PLACEHOLDER until the media pipeline exists: permanently delete assets trashed more than
-    trash.days days ago. There is no asset table yet, so there is nothing to purge."""
-    days = get_config().trash.days
-    return f"trash purge (older than {days} days): no assets exist yet"
-
-
-def placeholder_sync_quota_usage() -> str:
-    """PLACEHOLDER until the media pipeline exists: recompute each user's storage usage."""
-    return "quota sync: no assets exist yet"
 
 
 def placeholder_version_check() -> str:

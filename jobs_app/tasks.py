@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Iterable
 
+from media_app.services import quota, trash
 from users_app import services as users_services
 
 from . import backup, maintenance, services
@@ -43,9 +44,11 @@ def placeholder_media_item(job) -> str:
 # --- Background tasks --------------------------------------------------------------------------------
 
 
-@job_handler("AssetDeleteCheck", placeholder=True)
+@job_handler("AssetDeleteCheck")
 def purge_expired_trash(job) -> str:
-    return maintenance.placeholder_purge_expired_trash()
+    """Immich's AssetDeleteCheck: assets in the trash longer than Trash days go for good (files of
+    external libraries stay on disk)."""
+    return f"purged {trash.purge_expired()} asset(s) from the trash"
 
 
 @job_handler("UserDeleteCheck")
@@ -61,9 +64,9 @@ def delete_user(job) -> str:
     return f"user {job.data['id']}: " + ("removed" if removed else "not scheduled for deletion any more, kept")
 
 
-@job_handler("UserSyncUsage", placeholder=True)
+@job_handler("UserSyncUsage")
 def sync_quota_usage(job) -> str:
-    return maintenance.placeholder_sync_quota_usage()
+    return f"quota usage recomputed for {quota.sync_quota_usage()} user(s)"
 
 
 @job_handler("VersionCheck", placeholder=True)

@@ -32,6 +32,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     name = models.CharField(max_length=200, blank=True)
     storage_label = models.CharField(max_length=100, null=True, blank=True, unique=True)
     quota_size_in_bytes = models.BigIntegerField(null=True, blank=True, help_text="Empty = unlimited.")
+    quota_usage_in_bytes = models.BigIntegerField(
+        default=0, help_text="Size of the user's uploaded originals, recomputed by the nightly quota sync."
+    )
     is_admin = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     oauth_id = models.CharField(max_length=255, blank=True, default="", db_index=True)

@@ -38,3 +38,12 @@ def retry_on_busy(func):
 
     return wrapper
 
+
+
+def locked_row(model, **lookup):
+    """The row matching `lookup`, created if missing, locked until the end of the current transaction."""
+    row = model.objects.select_for_update().filter(**lookup).first()
+    if row is None:
+        model.objects.get_or_create(**lookup)
+        row = model.objects.select_for_update().get(**lookup)
+    return row

@@ -22,7 +22,7 @@ from django.utils import timezone
 from settings_app.services import get_config
 
 from . import conf
-from .db import retry_on_busy
+from .db import locked_row, retry_on_busy
 from .models import Job, QueueState
 from .queues import QUEUES_BY_NAME
 
@@ -44,19 +44,11 @@ class Claim:
     name: str
 
 
-def _locked_queue_state(queue_name: str) -> QueueState:
-    state = QueueState.objects.select_for_update().filter(name=queue_name).first()
-    if state is None:
-        QueueState.objects.get_or_create(name=queue_name)
-        state = QueueState.objects.select_for_update().get(name=queue_name)
-    return state
-
-
 @retry_on_busy
 def claim(queue_name: str, limit: int, worker_id: str) -> list[Claim]:
     """Claim up to `limit - active` ready jobs of one queue for this worker."""
     with transaction.atomic():
-        state = _locked_queue_state(queue_name)  # serialises claimers of this queue across machines
+        state = locked_row(QueueState, name=queue_name)  # serialises claimers of this queue across machines
         if state.is_paused:
             return []
         active = Job.objects.filter(queue=queue_name, status=Job.ACTIVE).count()

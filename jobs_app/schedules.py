@@ -22,7 +22,7 @@ from django.utils import timezone
 from settings_app.services import get_config
 
 from . import services
-from .db import retry_on_busy
+from .db import locked_row, retry_on_busy
 from .models import Schedule
 
 log = logging.getLogger(__name__)
@@ -101,14 +101,6 @@ SCHEDULES: tuple[ScheduleDef, ...] = (
 SCHEDULES_BY_NAME = {schedule.name: schedule for schedule in SCHEDULES}
 
 
-def _locked_row(name: str) -> Schedule:
-    row = Schedule.objects.select_for_update().filter(name=name).first()
-    if row is None:
-        Schedule.objects.get_or_create(name=name)
-        row = Schedule.objects.select_for_update().get(name=name)
-    return row
-
-
 @retry_on_busy
 def _tick_one(schedule: ScheduleDef, config, now: datetime, worker_id: str, fire: bool) -> str:
     cron = schedule.cron(config)
@@ -116,7 +108,7 @@ def _tick_one(schedule: ScheduleDef, config, now: datetime, worker_id: str, fire
     if row and row.cron == cron and (not cron or (row.next_run_at and row.next_run_at > now) or not fire):
         return ""  # nothing to do: no write lock taken
     with transaction.atomic():
-        row = _locked_row(schedule.name)
+        row = locked_row(Schedule, name=schedule.name)
         if row.cron != cron or (cron and row.next_run_at is None):
             row.cron, row.next_run_at = cron, next_run(cron, now) if cron else None
             row.save(update_fields=["cron", "next_run_at"])

@@ -38,3 +38,13 @@ def make_asset(db, user, media_root):
                                     file_size=path.stat().st_size, **fields)
 
     return make
+
+
+@pytest.fixture
+def shared_media(settings, tmp_path, child_env):
+    """One DATA_DIR (hence MEDIA_ROOT) for this process and the workers."""
+    data_dir = tmp_path / "data"
+    (data_dir / "media").mkdir(parents=True)
+    settings.MEDIA_ROOT = data_dir / "media"
+    child_env["DATA_DIR"] = str(data_dir)
+    return settings.MEDIA_ROOT

@@ -26,16 +26,6 @@ start_worker = jobs_fixtures.start_worker  # real `manage.py runjobs` processes 
 PHOTO_A, PHOTO_B = PHOTOS / "mongolels.jpg", PHOTOS / "tanners_ridge.jpg"
 
 
-@pytest.fixture
-def shared_media(settings, tmp_path, child_env):
-    """One DATA_DIR (hence MEDIA_ROOT) for this process and the workers."""
-    data_dir = tmp_path / "data"
-    (data_dir / "media").mkdir(parents=True)
-    settings.MEDIA_ROOT = data_dir / "media"
-    child_env["DATA_DIR"] = str(data_dir)
-    return settings.MEDIA_ROOT
-
-
 def upload(owner, path: Path):
     return store_upload(owner, SimpleUploadedFile(path.name, path.read_bytes()))
 

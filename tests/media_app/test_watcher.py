@@ -26,15 +26,6 @@ FAST_WATCH = {"LIBRARY_WATCH_STABLE_SECONDS": "1", "LIBRARY_WATCH_POLL_SECONDS":
 
 
 @pytest.fixture
-def shared_media(settings, tmp_path, child_env):
-    data_dir = tmp_path / "data"
-    (data_dir / "media").mkdir(parents=True)
-    settings.MEDIA_ROOT = data_dir / "media"
-    child_env["DATA_DIR"] = str(data_dir)
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
 def folder(tmp_path):
     path = tmp_path / "library"
     path.mkdir()

@@ -25,7 +25,7 @@ def open_dashboard(page: Page, live_server, user) -> None:
 
 def test_counts_follow_a_real_worker_and_polling_stops_when_idle(page: Page, live_server, admin_user,
                                                                  start_worker, probe_log):
-    enqueue_probes(probe_log, 9, seconds=0.6)
+    enqueue_probes(probe_log, 9, seconds=2.5)  # rounds longer than the 2 s poll: each is seen
     open_dashboard(page, live_server, admin_user)
     card = page.locator("#queue-thumbnailGeneration")
     expect(page.locator("#jobs-panel")).to_have_attribute("data-polling", "true")

@@ -11,7 +11,7 @@ from django.test import Client
 from settings_app import config_file
 from settings_app.services import clear_config_cache
 
-TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
+TESTDATA = Path(__file__).resolve().parent / "data"  # vendored: photos, faces, videos, with their licences
 ADMIN_PASSWORD = "admin-password-123"
 USER_PASSWORD = "user-password-123"
 

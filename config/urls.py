@@ -4,6 +4,7 @@ from django.urls import include, path
 from settings_app.views import custom_css
 from users_app.views import home
 
+handler400 = "config.views.bad_request"
 handler404 = "config.views.not_found"
 
 admin.site.site_header = "Photo Server — admin console"

@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 
 CREATED, DUPLICATE, REFUSED = "created", "duplicate", "refused"
 SUPPORTED = ", ".join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
+# Uploads arrive in hidden temporary files of the owner's upload folder, renamed into place when complete.
+PARTIAL_PREFIX = ".upload-"
+# A partial upload not written to for this long belongs to a request that is gone.
+PARTIAL_MAX_AGE_SECONDS = 3600
 # A truncated or corrupt image is found by decoding it; JPEG draft mode makes that cheap for big photos.
 CHECK_DECODE_SIZE = (256, 256)
 
@@ -67,13 +72,33 @@ def _receive(chunks, folder: Path, suffix: str) -> tuple[Path, str, int]:
     """Write the chunks to a temporary file in the owner's upload folder; (path, sha1, size)."""
     folder.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha1(), 0
-    handle, name = tempfile.mkstemp(prefix=".upload-", suffix=suffix, dir=folder)
-    with os.fdopen(handle, "wb") as stream:
-        for chunk in chunks:
-            digest.update(chunk)
-            size += len(chunk)
-            stream.write(chunk)
+    handle, name = tempfile.mkstemp(prefix=PARTIAL_PREFIX, suffix=suffix, dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                stream.write(chunk)
+    except BaseException:  # a full disk, a client gone mid-upload, a worker timeout: no partial file stays
+        Path(name).unlink(missing_ok=True)
+        raise
     return Path(name), digest.hexdigest(), size
+
+
+def sweep_partial_uploads(max_age_seconds: float = PARTIAL_MAX_AGE_SECONDS) -> int:
+    """Remove the partial uploads a killed server left behind (run at start-up); the number removed.
+    Only files not written to for `max_age_seconds`: a younger one may be an upload still arriving at
+    another process."""
+    cutoff = time.time() - max_age_seconds
+    removed = 0
+    for path in (Path(django_settings.MEDIA_ROOT) / "upload").glob(f"*/{PARTIAL_PREFIX}*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # finished or removed meanwhile
+            continue
+    return removed
 
 
 def store_upload(owner, uploaded_file, *, file_created_at=None, file_modified_at=None) -> UploadResult:
@@ -105,8 +130,11 @@ def store_upload(owner, uploaded_file, *, file_created_at=None, file_modified_at
                     id=asset_id, owner=owner, type=asset_type, original_path=str(final), original_filename=filename,
                     checksum=checksum, file_size=size, file_created_at=file_created_at or file_modified_at or now,
                     file_modified_at=file_modified_at or now)
-        except IntegrityError:  # the same content uploaded at the same moment by another request
+        except BaseException as error:  # no row, so no file either
             final.unlink(missing_ok=True)
+            if not isinstance(error, IntegrityError):
+                raise
+            # The same content uploaded at the same moment by another request.
             return UploadResult(filename, DUPLICATE, str(duplicate_of(owner, checksum) or ""), "already uploaded")
         from ..tasks import queue_metadata  # the job layer imports the services, not the other way round
 

@@ -2,16 +2,25 @@
 location with their SHA1, duplicates by content are reported and not stored twice, bad files are refused
 with the reason, and metadata extraction is queued."""
 
+import errno
 import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import DatabaseError
 from django.test import Client
 
 from jobs_app.models import Job
 from media_app.models import Asset
-from media_app.services.upload import remove_user_media, store_upload, upload_root
+from media_app.services.upload import remove_user_media, store_upload, sweep_partial_uploads, upload_root
 from users_app.models import ApiKey
 
 from .conftest import PHOTOS, VIDEOS
@@ -83,6 +92,84 @@ def test_remove_user_media_keeps_other_users_uploads(user, admin_user, media_roo
         remove_user_media(user)
     assert not Path(Asset.objects.get(pk=mine.asset_id).original_path).exists()
     assert Path(Asset.objects.get(pk=theirs.asset_id).original_path).exists()
+
+
+
+# --- Partial uploads never stay behind ----------------------------------------------------------------------
+
+
+class DiskFullUpload(SimpleUploadedFile):
+    """An upload whose writing fails half-way, as on a full disk: the first chunk is written, then ENOSPC."""
+
+    def chunks(self, chunk_size=None):
+        yield self.read(1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_failed_write_leaves_no_partial_file(user, media_root):
+    with pytest.raises(OSError, match="No space left"):
+        store_upload(user, DiskFullUpload("big.jpg", PHOTO.read_bytes()))
+    assert upload_root(user).is_dir() and stored_files(user) == []
+    assert not Asset.objects.exists()
+
+
+def test_a_database_failure_after_the_move_leaves_no_file(user, media_root, monkeypatch):
+    def refuse(**fields):
+        raise DatabaseError("disk I/O error")
+
+    monkeypatch.setattr(Asset.objects, "create", refuse)
+    with pytest.raises(DatabaseError):
+        store_upload(user, file_of(PHOTO))
+    assert stored_files(user) == []
+
+
+def partial_upload(owner, name: str, age_seconds: float) -> Path:
+    folder = upload_root(owner)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"half a photo")
+    stamp = time.time() - age_seconds
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_the_sweep_removes_old_partial_uploads_and_keeps_the_rest(user, admin_user, media_root):
+    old = partial_upload(user, ".upload-old.jpg", 2 * 3600)
+    other_users_old = partial_upload(admin_user, ".upload-xyz.mp4", 3 * 86400)
+    arriving = partial_upload(user, ".upload-new.jpg", 10)  # may be an upload still being written
+    stored = store_upload(user, file_of(PHOTO))
+    assert sweep_partial_uploads() == 2
+    assert not old.exists() and not other_users_old.exists() and arriving.exists()
+    assert Path(Asset.objects.get(pk=stored.asset_id).original_path).exists()
+
+
+def test_the_sweep_without_an_upload_folder_does_nothing(media_root):
+    assert sweep_partial_uploads() == 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_sweeps_old_partial_uploads_at_start_up(user, shared_media, child_env):
+    old = partial_upload(user, ".upload-killed.jpg", 2 * 3600)
+    arriving = partial_upload(user, ".upload-arriving.jpg", 5)
+    server = subprocess.Popen([sys.executable, "manage.py", "serve", "--no-jobs", "--port", str(free_port()),
+                               "--web-workers", "1"], cwd=settings.BASE_DIR, env=child_env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in server.stdout:
+            lines.append(line)
+            if line.startswith("Serving on"):
+                break
+        assert "Removed 1 partial upload(s) left by an earlier run.\n" in lines, "".join(lines)
+        assert not old.exists() and arriving.exists()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
 
 
 # --- The page and its endpoint ----------------------------------------------------------------------------

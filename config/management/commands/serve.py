@@ -10,6 +10,8 @@ import time
 from django.conf import settings
 from django.core.management import BaseCommand, call_command
 
+from media_app.services.upload import sweep_partial_uploads
+
 STOP_GRACE_SECONDS = 20
 
 
@@ -25,6 +27,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("ensure_admin")
+        swept = sweep_partial_uploads()
+        if swept:
+            self.stdout.write(f"Removed {swept} partial upload(s) left by an earlier run.")
+        self.stopping = False
+        # Caught before any child starts: a Ctrl+C during start-up must stop the children too, not orphan them.
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGTERM, self._request_stop)
         children = {"web": self._start_web(options)}
         if not options["no_jobs"]:
             children["jobs"] = subprocess.Popen([sys.executable, "manage.py", "runjobs"], cwd=settings.BASE_DIR)
@@ -44,22 +53,17 @@ class Command(BaseCommand):
         ]
         return subprocess.Popen(command, cwd=settings.BASE_DIR)
 
+    def _request_stop(self, signum, frame):
+        self.stopping = True
+
     def _supervise(self, children: dict) -> int:
-        stopping = False
-
-        def request_stop(signum, frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
         exit_code = 0
-        while not stopping:
+        while not self.stopping:
             for name, child in children.items():
                 if child.poll() is not None:
                     self.stderr.write(f"The {name} process exited with code {child.returncode}; stopping.")
                     exit_code = child.returncode or 1
-                    stopping = True
+                    self.stopping = True
             time.sleep(0.5)
         self._stop(children)
         return exit_code

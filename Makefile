@@ -37,8 +37,7 @@ need-node:
 	  echo "make test needs Node.js 20 (20.19 or newer) with npm: the OAuth tests run a real OpenID provider."; \
 	  echo "Install it (Debian 13: apt-get install -y nodejs npm; other systems: https://nodejs.org), then run make test again."; \
 	  exit 1; fi
-	@node -e 'const [major, minor] = process.versions.node.split(".").map(Number); \
-	  process.exit(major > 20 || (major === 20 && minor >= 19) ? 0 : 1)' || { \
+	@node -e 'const [major, minor] = process.versions.node.split(".").map(Number); process.exit(major > 20 || (major === 20 && minor >= 19) ? 0 : 1)' || { \
 	  echo "make test needs Node.js 20.19 or newer; this node is $$(node --version). Install a newer one (https://nodejs.org)."; \
 	  exit 1; }
 

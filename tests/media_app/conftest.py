@@ -29,7 +29,7 @@ def media_root(settings, tmp_path):
 
 @pytest.fixture
 def make_asset(db, user, media_root):
-    """An uploaded asset pointing at a file (test data is read in place, never copied into the repo)."""
+    """An uploaded asset pointing at a file (the test data in tests/data is read in place, never copied)."""
 
     def make(path, owner=None, **fields):
         path = Path(path)

@@ -240,9 +240,9 @@ def run_forever() -> None:
         time.sleep(LOOP_SECONDS)
 
 
-def start_watcher_process() -> multiprocessing.Process:
-    """Called by `manage.py runjobs` before its sentinel starts: the watcher in a child process (dies with
-    runjobs). It idles while library.watch.enabled is off."""
+def start_watcher_process(sender=None, **kwargs) -> multiprocessing.Process:
+    """runjobs_starting receiver (`manage.py runjobs`, before its sentinel starts): the watcher in a child
+    process (dies with runjobs). It idles while library.watch.enabled is off."""
     db.connections.close_all()  # the child must not share this process's database sockets
     process = multiprocessing.get_context("fork").Process(target=run_forever, name="library-watcher", daemon=True)
     process.start()

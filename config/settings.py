@@ -138,21 +138,14 @@ STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves from the finders, but warn
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# --- Background jobs (django-q2): ORM broker by default, Redis via REDIS_URL ----------------------
+# --- Background jobs ---------------------------------------------------------------------------------
+# The job table in the database is the queue; with REDIS_URL, Redis pub/sub wakes idle workers at once
+# (jobs_app.shared).
 REDIS_URL = env("REDIS_URL")
-Q_CLUSTER = {
-    "name": "photoserver",
-    "workers": 1,
-    "timeout": 3600,
-    "retry": 3660,
-    "max_attempts": 1,
-    "save_limit": 1000,
-    "catch_up": False,
-    "orm": "default",
-}
-if REDIS_URL:
-    Q_CLUSTER.pop("orm")
-    Q_CLUSTER["redis"] = REDIS_URL
+# jobs_app.cluster runs django-q2's process machinery with its own broker (jobs_app.broker), so django-q2
+# reads only these keys: "name" salts the signature of task packages; "timeout" and "retry" only keep
+# django-q2's start-up check quiet (each job's timeout is its queue's, in jobs_app.queues).
+Q_CLUSTER = {"name": "photoserver", "timeout": 3600, "retry": 3660}
 
 # --- Settings framework ----------------------------------------------------------------------------
 SETTINGS_CONFIG_FILE = env("SETTINGS_CONFIG_FILE")

@@ -123,3 +123,17 @@ class JobsMetadata(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class ClusterLock(models.Model):
+    """A named lease that one process of the whole cluster holds at a time (jobs_app.locks), e.g. library
+    watching: the holder bumps `renewals` every few seconds; the others take over when it stops moving."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    holder = models.CharField(max_length=120, blank=True, default="", help_text="Empty when free.")
+    renewals = models.PositiveBigIntegerField(default=0)
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    renewed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.name} ({self.holder or 'free'})"

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from users_app.decorators import admin_required
 
-from . import schedules, services
+from . import schedules, services, supervision
 
 FORCE_VALUES = {"true": True, "false": False, "none": None}
 SPARKLINE_WIDTH, SPARKLINE_HEIGHT = 150, 30
@@ -40,6 +40,7 @@ def _panel_context(message: str = "", message_level: str = "success") -> dict:
         "polling": enqueueing or any(status.counts.active or status.counts.waiting or status.counts.delayed
                                      for status in statuses),
         "workers": services.live_workers(),
+        "supervisor_notes": supervision.notes(),
         "failed": services.failed_jobs(limit=50),
         "schedules": schedules.overview(),
         "time_zone": settings.TIME_ZONE,

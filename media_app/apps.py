@@ -6,6 +6,7 @@ class MediaAppConfig(AppConfig):
     verbose_name = "Media"
 
     def ready(self):
+        from jobs_app.signals import runjobs_starting
         from settings_app.events import on_config_init, on_config_update
 
         from . import tasks  # noqa: F401  (registers the media job handlers and the user purge receiver)
@@ -14,3 +15,4 @@ class MediaAppConfig(AppConfig):
         # Only the watcher process (started by runjobs) acts on these: watching toggles live.
         on_config_init(watcher.on_config)
         on_config_update(watcher.on_config)
+        runjobs_starting.connect(watcher.start_watcher_process, dispatch_uid="media_app.library_watcher")

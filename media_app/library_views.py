@@ -14,7 +14,7 @@ from settings_app.services import get_config
 from users_app.decorators import admin_required
 
 from .models import Asset, Library
-from .services import libraries, library_admin
+from .services import libraries, library_admin, watcher
 from .tasks import queue_library_scan
 
 
@@ -69,7 +69,9 @@ def library_list(request):
     for library in Library.objects.select_related("owner").order_by("name"):
         assets = Asset.objects.filter(library=library)
         rows.append({"library": library, "total": assets.count(), "offline": assets.filter(is_offline=True).count()})
-    return render(request, "media_app/libraries.html", {"rows": rows, "watch": get_config().library.watch})
+    watch = get_config().library.watch
+    return render(request, "media_app/libraries.html", {
+        "rows": rows, "watch": watch, "watching_worker": watcher.watching_worker() if watch.enabled else ""})
 
 
 @admin_required

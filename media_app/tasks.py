@@ -1,19 +1,19 @@
-"""Job handlers of the media queues: thin wrappers that load by id and call a service. Imported by
-MediaAppConfig.ready(). Immich's chain: upload / library import -> metadata extraction -> thumbnails; each
-step queues the next one only for new files (the job's `source`), so "Extract Metadata ALL" does not also
-regenerate every thumbnail."""
+"""Job handlers of the media queues and of the nightly media tasks: thin wrappers that load by id and
+call a service. Imported by MediaAppConfig.ready(). Immich's chain: upload / library import -> metadata
+extraction -> thumbnails; each step queues the next one only for new files (the job's `source`), so
+"Extract Metadata ALL" does not also regenerate every thumbnail."""
 
 from django.dispatch import receiver
 
 from jobs_app.handlers import job_handler
-from jobs_app.queues import QUEUES_BY_NAME
+from jobs_app.queues import QUEUES, QUEUES_BY_NAME
 from jobs_app.services import enqueue, enqueue_stream
 from jobs_app.tasks import register_item_source
 from settings_app.services import refresh_config
 from users_app.services import user_purging
 
 from .models import Asset
-from .services import libraries, metadata, thumbnails, upload
+from .services import libraries, metadata, quota, thumbnails, trash, upload
 
 METADATA = QUEUES_BY_NAME["metadataExtraction"]
 THUMBNAILS = QUEUES_BY_NAME["thumbnailGeneration"]
@@ -77,6 +77,25 @@ def sync_library(job) -> str:
     queue_metadata_many(result.to_process, "library")
     return (f"{result.new} new, {result.changed} changed, {result.offline} offline, {result.online} back online, "
             f"{len(result.errors)} error(s)")
+
+
+@job_handler(*(queue.item_job for queue in QUEUES if queue.item_job), placeholder=True)
+def placeholder_media_item(job) -> str:
+    """PLACEHOLDER for the per-asset work of a media queue whose pipeline does not exist yet (sidecars,
+    transcoding, faces, …); registering the real handler replaces it."""
+    return f"{job.name} {job.data.get('id')}: skipped, the media pipeline does not exist yet"
+
+
+@job_handler("AssetDeleteCheck")
+def purge_expired_trash(job) -> str:
+    """Immich's AssetDeleteCheck: assets in the trash longer than Trash days go for good (files of
+    external libraries stay on disk)."""
+    return f"purged {trash.purge_expired()} asset(s) from the trash"
+
+
+@job_handler("UserSyncUsage")
+def sync_quota_usage(job) -> str:
+    return f"quota usage recomputed for {quota.sync_quota_usage()} user(s)"
 
 
 def queue_library_scan(library):

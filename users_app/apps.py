@@ -6,4 +6,4 @@ class UsersAppConfig(AppConfig):
     verbose_name = "Users"
 
     def ready(self):
-        from . import oauth  # noqa: F401  registers the issuer URL config_validate handler
+        from . import oauth, tasks  # noqa: F401  the issuer URL config_validate handler; the user job handlers

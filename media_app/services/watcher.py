@@ -9,22 +9,28 @@ watchdog's polling observer, which compares folder snapshots every POLL_SECONDS.
 The watcher runs in its own process started by `manage.py runjobs` (the job sentinel forks its pool and
 must keep no threads). That process re-reads the settings every second, so toggling the setting starts
 or stops the observers live (config_init / config_update listeners), and it picks up libraries that
-were created, edited or deleted every RECONCILE_SECONDS."""
+were created, edited or deleted every RECONCILE_SECONDS. With several worker machines only one watches
+at a time: the holder of the WATCH_LOCK lease (jobs_app.locks), which another takes over when it stops."""
 
 import logging
 import multiprocessing
 import os
 import signal
+import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
 
 from django import db
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError
 from django.db.models import Q
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
+
+from jobs_app import conf as jobs_conf
+from jobs_app.locks import LeaseLock, holder_of
 
 from ..formats import asset_type_for
 from ..models import Asset, Library
@@ -37,6 +43,7 @@ STABLE_SECONDS = float(os.environ.get("LIBRARY_WATCH_STABLE_SECONDS", "3"))
 POLL_SECONDS = float(os.environ.get("LIBRARY_WATCH_POLL_SECONDS", "2"))
 RECONCILE_SECONDS = float(os.environ.get("LIBRARY_WATCH_RECONCILE_SECONDS", "10"))
 LOOP_SECONDS = 0.25
+WATCH_LOCK = "library-watch"
 
 
 @dataclass
@@ -73,6 +80,7 @@ class LibraryWatcher:
         self.pending: dict[str, Pending] = {}
         self.observer = None
         self.watched: tuple = ()  # (polling, sorted import paths) the observer serves
+        self.may_watch = False  # whether this process holds the cluster's WATCH_LOCK
 
     # --- events -------------------------------------------------------------------------------------
 
@@ -115,8 +123,9 @@ class LibraryWatcher:
     # --- observers ----------------------------------------------------------------------------------
 
     def reconcile(self, config) -> None:
-        """Watch exactly the import paths of every library when watching is on; nothing when off."""
-        enabled = config.library.watch.enabled
+        """Watch exactly the import paths of every library when watching is on (and this process holds the
+        lock); nothing otherwise."""
+        enabled = config.library.watch.enabled and self.may_watch
         paths = sorted({path for paths in Library.objects.values_list("import_paths", flat=True) for path in paths
                         if os.path.isdir(path)}) if enabled else []
         wanted = (bool(config.library.watch.usePolling), tuple(paths)) if paths else ()
@@ -217,6 +226,15 @@ def on_config(*configs) -> None:
         _watcher.reconcile(configs[-1])
 
 
+def watching_worker() -> str:
+    """The job worker (host:pid of its runjobs) that watches the libraries now, "" when none does."""
+    return holder_of(WATCH_LOCK)
+
+
+def _stop_on_sigterm(signum, frame):
+    sys.exit(0)  # unwinds run_forever, which hands the lock over
+
+
 def run_forever() -> None:
     global _watcher
     from jobs_app.cluster import _die_with_parent
@@ -224,25 +242,41 @@ def run_forever() -> None:
 
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the job sentinel decides when runjobs stops
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     _watcher = LibraryWatcher()
-    next_reconcile = 0.0
-    while True:
+    lock = LeaseLock(WATCH_LOCK, f"{socket.gethostname()}:{os.getppid()}")  # the worker_id of its runjobs
+    next_reconcile = next_lock = 0.0
+    try:
+        while True:
+            try:
+                config = get_config()  # a saved change reaches on_config through config_update
+                if time.monotonic() >= next_lock:
+                    next_lock = time.monotonic() + jobs_conf.HEARTBEAT_SECONDS
+                    # Only while watching is on does this process compete for (and keep) the lock.
+                    may_watch = lock.hold() if config.library.watch.enabled else False
+                    if not may_watch:
+                        lock.release()
+                    if may_watch != _watcher.may_watch:
+                        _watcher.may_watch, next_reconcile = may_watch, 0.0
+                if time.monotonic() >= next_reconcile:
+                    _watcher.reconcile(config)
+                    next_reconcile = time.monotonic() + RECONCILE_SECONDS
+                _watcher.process_due()
+            except Exception:
+                log.exception("library watcher loop failed")
+                db.close_old_connections()
+            time.sleep(LOOP_SECONDS)
+    finally:
+        _watcher.stop()
         try:
-            config = get_config()  # a saved change reaches on_config through config_update
-            if time.monotonic() >= next_reconcile:
-                _watcher.reconcile(config)
-                next_reconcile = time.monotonic() + RECONCILE_SECONDS
-            _watcher.process_due()
-        except Exception:
-            log.exception("library watcher loop failed")
-            db.close_old_connections()
-        time.sleep(LOOP_SECONDS)
+            lock.release()
+        except DatabaseError:
+            pass  # the others take over once the lease runs out
 
 
-def start_watcher_process() -> multiprocessing.Process:
-    """Called by `manage.py runjobs` before its sentinel starts: the watcher in a child process (dies with
-    runjobs). It idles while library.watch.enabled is off."""
+def start_watcher_process(sender=None, **kwargs) -> multiprocessing.Process:
+    """runjobs_starting receiver (`manage.py runjobs`, before its sentinel starts): the watcher in a child
+    process (dies with runjobs). It idles while library.watch.enabled is off."""
     db.connections.close_all()  # the child must not share this process's database sockets
     process = multiprocessing.get_context("fork").Process(target=run_forever, name="library-watcher", daemon=True)
     process.start()

@@ -28,6 +28,7 @@ def asset_ids():
     """Register a media queue's id source of `count` ids, as the media issues register theirs; returns the
     list of ids the source has produced so far."""
     produced = []
+    registered = tasks.ITEM_SOURCES.get("thumbnailGeneration")  # media_app's, put back afterwards
 
     def register(count: int) -> list:
         def source(force):
@@ -39,7 +40,7 @@ def asset_ids():
         return produced
 
     yield register
-    tasks.ITEM_SOURCES.pop("thumbnailGeneration", None)
+    tasks.ITEM_SOURCES["thumbnailGeneration"] = registered
 
 
 def test_the_registry_drives_the_job_settings_and_every_queue_has_handlers():

@@ -6,9 +6,11 @@ import shutil
 
 import pytest
 
+from jobs_app.locks import LeaseLock
 from jobs_app.models import Job
 from media_app.models import Asset, Library
 from media_app.services import libraries, thumbnails
+from media_app.services.watcher import WATCH_LOCK
 from settings_app.services import save_values
 
 from .conftest import PHOTOS
@@ -123,3 +125,8 @@ def test_list_says_whether_watching_is_on(admin_client, admin_user, library):
                        from_form=False).ok
     page = admin_client.get("/admin/libraries/").content.decode()
     assert 'data-watch="on"' in page and "on, by polling" in page
+    assert 'data-watching-worker=""' in page and "No job worker is watching yet" in page
+
+    assert LeaseLock(WATCH_LOCK, "nas:4242").hold()  # what the watcher process of a runjobs holds
+    page = admin_client.get("/admin/libraries/").content.decode()
+    assert 'data-watching-worker="nas:4242"' in page and "<code>nas:4242</code>" in page

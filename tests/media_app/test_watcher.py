@@ -1,16 +1,21 @@
 """Library watching with a real `manage.py runjobs` (its watcher process): a file written slowly is
 imported once, complete; toggling library.watch.enabled starts and stops watching live; with polling
-(network mounts) moves and deletions are seen too."""
+(network mounts) moves and deletions are seen too; with two worker machines only one watches, and the
+other takes over when it stops."""
 
 import hashlib
 import shutil
+import signal
+import socket
 import time
 
 import pytest
 
+from jobs_app.locks import holder_of
 from jobs_app.models import Job
 from media_app.models import Asset
 from media_app.services import libraries, thumbnails
+from media_app.services.watcher import WATCH_LOCK
 from settings_app.services import save_values
 from tests.jobs_app import conftest as jobs_fixtures
 from tests.jobs_app.conftest import wait_for, worker_output
@@ -120,6 +125,37 @@ def test_polling_sees_moves_changes_and_deletions(admin_user, library, folder, s
     (folder / "sub" / "moved.jpg").unlink()
     wait_for(lambda: Asset.objects.get(pk=moved.pk).is_offline, timeout=30, message="the deletion")
     assert Asset.objects.filter(library=library).count() == 2  # offline, never deleted
+
+
+def watching(worker) -> bool:
+    output = worker_output(worker)
+    return output.rfind("watching 1 folder(s)") > output.rfind("library watcher: stopped")
+
+
+def test_two_worker_machines_watch_one_at_a_time_and_the_other_takes_over(admin_user, library, folder,
+                                                                         start_worker):
+    set_watch(admin_user, True)
+    workers = [start_worker(env=FAST_WATCH), start_worker(env=FAST_WATCH)]
+    holder = wait_for(lambda: next((worker for worker in workers if watching(worker)), None),
+                      message="one watcher to start")
+    other = workers[1 - workers.index(holder)]
+    time.sleep(2)  # several lock rounds: the other never starts watching meanwhile
+    assert not watching(other), worker_output(other)
+    assert holder_of(WATCH_LOCK) == f"{socket.gethostname()}:{holder.pid}"
+
+    shutil.copy(PHOTO_A, folder / "first.jpg")
+    asset = wait_for(lambda: fully_processed(library, "first.jpg"), timeout=30, message="the watched import")
+    time.sleep(1.5)  # no second import by the other machine
+    assert Asset.objects.filter(library=library).count() == 1
+    assert Job.objects.filter(name="AssetExtractMetadata", data__id=str(asset.pk)).count() == 1
+
+    holder.send_signal(signal.SIGTERM)  # the watching machine stops: it hands the lock over
+    assert holder.wait(20) == 0
+    wait_for(lambda: watching(other), timeout=10, message="the other machine to take over")
+    assert holder_of(WATCH_LOCK) == f"{socket.gethostname()}:{other.pid}"
+    shutil.copy(PHOTO_B, folder / "second.jpg")
+    wait_for(lambda: fully_processed(library, "second.jpg"), timeout=30, message="the import after the takeover")
+    assert Asset.objects.filter(library=library).count() == 2
 
 
 # --- sync_path and the stability rule, in this process ---------------------------------------------------

@@ -1,18 +1,37 @@
 """`make run`: migrate, make sure an administrator exists, then run the web server and the job workers
-(with the scheduler) side by side until Ctrl+C, which stops all of them cleanly."""
+(with the scheduler) side by side until Ctrl+C, which stops all of them cleanly (see config.supervisor)."""
 
+import errno
 import os
 import signal
-import subprocess
+import socket
 import sys
-import time
 
 from django.conf import settings
-from django.core.management import BaseCommand, call_command
+from django.core.management import BaseCommand, CommandError, call_command
 
+from config.supervisor import Child, Supervisor
+from jobs_app import conf as jobs_conf
 from media_app.services.upload import sweep_partial_uploads
 
-STOP_GRACE_SECONDS = 20
+# Requests still running when the web server stops get this long; it is shorter than the supervisor's
+# wait, so a clean stop never ends in a SIGKILL.
+WEB_GRACE_SECONDS = 10
+# Beyond the longest grace period: runjobs also joins its pusher and monitor after its running jobs.
+STOP_MARGIN_SECONDS = 20
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The web server's listening socket, bound here so that a busy port fails before anything starts;
+    gunicorn inherits it (fd://)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise CommandError(f"Port {port} on {host} is already in use (is another server running?). Stop it, "
+                               "or choose another port with --port or the PORT environment variable.")
+        raise CommandError(f"Cannot listen on {host}:{port}: {error.strerror or error}.")
 
 
 class Command(BaseCommand):
@@ -25,57 +44,34 @@ class Command(BaseCommand):
         parser.add_argument("--no-jobs", action="store_true", help="Run the web server only.")
 
     def handle(self, *args, **options):
+        host, port = options["host"], options["port"]
+        listener = listen(host, port)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("ensure_admin")
         swept = sweep_partial_uploads()
         if swept:
             self.stdout.write(f"Removed {swept} partial upload(s) left by an earlier run.")
-        self.stopping = False
-        # Caught before any child starts: a Ctrl+C during start-up must stop the children too, not orphan them.
-        signal.signal(signal.SIGINT, self._request_stop)
-        signal.signal(signal.SIGTERM, self._request_stop)
-        children = {"web": self._start_web(options)}
-        if not options["no_jobs"]:
-            children["jobs"] = subprocess.Popen([sys.executable, "manage.py", "runjobs"], cwd=settings.BASE_DIR)
-        self.stdout.write(
-            f"Serving on http://{options['host']}:{options['port']}/ (data in {settings.DATA_DIR}). "
-            "Press Ctrl+C to stop."
-        )
-        exit_code = self._supervise(children)
+        web = Child("web server", self._web_command(listener.fileno(), options["web_workers"]),
+                    cwd=str(settings.BASE_DIR), pass_fds=(listener.fileno(),))
+        jobs = None if options["no_jobs"] else Child("job workers", [sys.executable, "manage.py", "runjobs"],
+                                                     cwd=str(settings.BASE_DIR))
+        supervisor = Supervisor(web, jobs, stop_wait=max(WEB_GRACE_SECONDS, jobs_conf.STOP_GRACE_SECONDS)
+                                + STOP_MARGIN_SECONDS)
+        signal.signal(signal.SIGINT, supervisor.request_stop)
+        signal.signal(signal.SIGTERM, supervisor.request_stop)
+        supervisor.start()
+        listener.close()  # gunicorn holds it now
+        if supervisor.wait_until_serving(host, port):
+            self.stdout.write(f"Serving on http://{host}:{port}/ (data in {settings.DATA_DIR}). Press Ctrl+C to stop.")
+            self.stdout.flush()
+        exit_code = supervisor.run()
+        self.stdout.write("Stopped.")
         sys.exit(exit_code)
 
-    def _start_web(self, options):
-        command = [
-            sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "--bind", f"{options['host']}:{options['port']}",
-            "--workers", str(options["web_workers"]), "--threads", "4",
-            "--access-logfile", "-", "--graceful-timeout", str(STOP_GRACE_SECONDS - 5),
+    @staticmethod
+    def _web_command(fd: int, workers: int) -> list[str]:
+        return [
+            sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"fd://{fd}",
+            "--workers", str(workers), "--threads", "4", "--access-logfile", "-",
+            "--graceful-timeout", str(WEB_GRACE_SECONDS),
         ]
-        return subprocess.Popen(command, cwd=settings.BASE_DIR)
-
-    def _request_stop(self, signum, frame):
-        self.stopping = True
-
-    def _supervise(self, children: dict) -> int:
-        exit_code = 0
-        while not self.stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    self.stderr.write(f"The {name} process exited with code {child.returncode}; stopping.")
-                    exit_code = child.returncode or 1
-                    self.stopping = True
-            time.sleep(0.5)
-        self._stop(children)
-        return exit_code
-
-    def _stop(self, children: dict) -> None:
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for child in children.values():
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-        self.stdout.write("Stopped.")

@@ -12,6 +12,7 @@ from django.db import connection, connections
 from jobs_app import conf
 from jobs_app.cluster import JobSentinel
 from jobs_app.queues import QUEUES_BY_NAME
+from jobs_app.signals import runjobs_starting
 from settings_app.services import get_config
 
 
@@ -51,6 +52,6 @@ class Command(BaseCommand):
         connection.close()
         self.stdout.write(f"Job workers starting for {len(names)} queue(s); Ctrl+C stops them.")
         self.stdout.flush()
-        importlib.import_module("media_app.services.watcher").start_watcher_process()  # library watching
+        runjobs_starting.send(sender=self.__class__)  # e.g. library watching, in its own process
         JobSentinel(names, run_scheduler=not options["no_scheduler"], grace=options["grace"]).start()
         self.stdout.write("Job workers stopped.")

@@ -109,6 +109,8 @@ class Schedule(models.Model):
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_run_by = models.CharField(max_length=120, blank=True, default="")
     runs = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="", help_text="Why it cannot run (bad cron, failing start); "
+                             "empty when fine.")
 
     def __str__(self):
         return self.name

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from croniter import croniter
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from settings_app.kinds import next_cron_runs, validate_cron, validate_time
 from settings_app.services import get_config
 
 from . import services
@@ -43,7 +44,9 @@ def server_timezone() -> zoneinfo.ZoneInfo:
 
 
 def next_run(cron: str, after: datetime) -> datetime:
-    return croniter(cron, after.astimezone(server_timezone())).get_next(datetime)
+    """Raises ValidationError (with the message the settings page shows) for a cron that is not valid
+    or never runs: such a value can still come from the database, written before validation refused it."""
+    return next_cron_runs(cron, 1, after)[0]
 
 
 def _start(queue_name: str, force: bool | None) -> str:
@@ -59,6 +62,7 @@ def _enqueue_once(queue_name: str, name: str) -> str:
 
 
 def nightly_cron(config) -> str:
+    validate_time(config.nightlyTasks.startTime)
     hours, minutes = config.nightlyTasks.startTime.split(":")
     return f"{int(minutes)} {int(hours)} * * *"
 
@@ -105,37 +109,75 @@ SCHEDULES_BY_NAME = {schedule.name: schedule for schedule in SCHEDULES}
 def _tick_one(schedule: ScheduleDef, config, now: datetime, worker_id: str, fire: bool) -> str:
     cron = schedule.cron(config)
     row = Schedule.objects.filter(name=schedule.name).first()
-    if row and row.cron == cron and (not cron or (row.next_run_at and row.next_run_at > now) or not fire):
+    if (row and row.cron == cron and not row.error
+            and (not cron or (row.next_run_at and row.next_run_at > now) or not fire)):
         return ""  # nothing to do: no write lock taken
+    if cron:
+        validate_cron(cron)  # a bad value still in the database fails here, before anything is written
     with transaction.atomic():
         row = locked_row(Schedule, name=schedule.name)
         if row.cron != cron or (cron and row.next_run_at is None):
-            row.cron, row.next_run_at = cron, next_run(cron, now) if cron else None
-            row.save(update_fields=["cron", "next_run_at"])
+            row.cron, row.next_run_at, row.error = cron, next_run(cron, now) if cron else None, ""
+            row.save(update_fields=["cron", "next_run_at", "error"])
             log.info("%s %s", schedule.title, f"scheduled: {cron}, next run {row.next_run_at}" if cron else "off")
             return "rescheduled"
-        if not (fire and cron and row.next_run_at <= now):
-            return ""  # another worker ran it a moment ago
+        due = bool(cron) and row.next_run_at <= now
+        if not (fire and due):
+            if row.error and not due:  # valid again (set back to the cron scheduled), no failed run to retry
+                row.error = ""
+                row.save(update_fields=["error"])
+            return ""  # or another worker ran it a moment ago
         queued = schedule.fire(config)
         # From now, not from the missed time: a long downtime means one run, not one per missed time.
         row.last_run_at, row.last_run_by, row.runs = now, worker_id, row.runs + 1
-        row.next_run_at = next_run(cron, now)
-        row.save(update_fields=["last_run_at", "last_run_by", "runs", "next_run_at"])
+        row.next_run_at, row.error = next_run(cron, now), ""
+        row.save(update_fields=["last_run_at", "last_run_by", "runs", "next_run_at", "error"])
     log.info("%s ran (%s); next run %s", schedule.title, "; ".join(queued), row.next_run_at)
     return "ran"
 
 
+def _failure_message(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return error.messages[0]
+    return f"{type(error).__name__}: {error}"
+
+
+@retry_on_busy
+def _record_failure(schedule: ScheduleDef, error: Exception) -> None:
+    """Keep the error on the schedule's row for the jobs page; log it once, not at every tick."""
+    message = _failure_message(error)
+    if Schedule.objects.filter(name=schedule.name, error=message).exists():
+        return  # known: no write lock taken
+    with transaction.atomic():
+        row = locked_row(Schedule, name=schedule.name)
+        if row.error == message:
+            return
+        row.error = message
+        row.save(update_fields=["error"])
+    log.error("%s cannot run: %s", schedule.title, message, exc_info=not isinstance(error, ValidationError))
+
+
 def tick(worker_id: str = "", *, fire: bool = True, now: datetime | None = None) -> dict[str, str]:
-    """One look at every schedule: reschedule changed ones, run due ones (when `fire`)."""
+    """One look at every schedule: reschedule changed ones, run due ones (when `fire`). Each schedule on
+    its own: one that fails (a bad cron, a failing start) is recorded and the others still run."""
     config, now = get_config(), now or timezone.now()
-    outcomes = {schedule.name: _tick_one(schedule, config, now, worker_id, fire) for schedule in SCHEDULES}
+    outcomes = {}
+    for schedule in SCHEDULES:
+        try:
+            outcomes[schedule.name] = _tick_one(schedule, config, now, worker_id, fire)
+        except Exception as error:
+            outcomes[schedule.name] = "failed"
+            try:
+                _record_failure(schedule, error)
+            except Exception:
+                log.exception("%s failed and its error could not be recorded", schedule.title)
     return {name: outcome for name, outcome in outcomes.items() if outcome}
 
 
 def reschedule_on_config_update(old, new) -> None:
-    """config_update listener: a saved cron or start time moves the next run at once (any process)."""
-    if any(schedule.cron(old) != schedule.cron(new) for schedule in SCHEDULES):
-        tick(fire=False)
+    """config_update listener: a saved cron or start time moves the next run at once (any process). An
+    unchanged schedule costs one read and no lock."""
+    tick(fire=False)
 
 
 @dataclass
@@ -145,6 +187,7 @@ class ScheduleStatus:
     next_run_at: datetime | None
     last_run_at: datetime | None
     last_run_by: str
+    error: str = ""  # why it cannot run: a bad value in the settings, or its last start failing
 
     @property
     def enabled(self) -> bool:
@@ -156,9 +199,15 @@ def overview() -> list[ScheduleStatus]:
     rows = {row.name: row for row in Schedule.objects.all()}
     statuses = []
     for schedule in SCHEDULES:
-        cron, row = schedule.cron(config), rows.get(schedule.name)
-        next_at = row.next_run_at if row and row.cron == cron and cron else (next_run(cron, now) if cron else None)
-        statuses.append(
-            ScheduleStatus(schedule, cron, next_at, row.last_run_at if row else None, row.last_run_by if row else "")
-        )
+        row = rows.get(schedule.name) or Schedule(name=schedule.name)
+        cron, next_at, error = "", None, ""
+        try:
+            cron = schedule.cron(config)
+            if cron:
+                next_at = row.next_run_at if row.cron == cron else next_run(cron, now)
+        except Exception as problem:  # a bad value in the database: shown as the scheduler records it
+            error = _failure_message(problem)
+        if not error and row.cron == cron:  # the scheduler's error about this very schedule
+            error = row.error
+        statuses.append(ScheduleStatus(schedule, cron, next_at, row.last_run_at, row.last_run_by, error))
     return statuses

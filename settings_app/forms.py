@@ -3,18 +3,23 @@ config-file loader, imports and management commands all validate through these f
 
 from django import forms
 
+from .kinds import StrictBooleanField
 from .registry import CATEGORIES, Category, Key
 
 
 class CategoryForm(forms.Form):
     category: Category
 
-    def __init__(self, *args, locked: frozenset[str] = frozenset(), **kwargs):
+    def __init__(self, *args, locked: frozenset[str] = frozenset(), from_browser: bool = False, **kwargs):
+        """`from_browser`: the data is what the dashboard's form submits (a checkbox sends "on" or
+        nothing) rather than JSON values."""
         super().__init__(*args, **kwargs)
         self.locked = locked
         for key in self.category.keys:
             if key.path in locked:
                 self.fields[key.column].disabled = True
+            if isinstance(self.fields[key.column], StrictBooleanField):
+                self.fields[key.column].from_checkbox = from_browser
 
     def key_of(self, column: str) -> Key:
         return next(key for key in self.category.keys if key.column == column)

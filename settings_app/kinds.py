@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -41,23 +41,70 @@ def validate_url(value: str) -> None:
         raise ValidationError(message, code="url")
 
 
+CRON_FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
+CRON_NAMES = {**{name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)},
+    **{name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}}
+# A cron that matches no date in this many years never runs (every valid five-field cron matches at
+# least once in 4 years: the 29th of February). It also bounds croniter's search, so a save stays fast.
+CRON_HORIZON_YEARS = 5
+
+
+def _cron_bound(text: str) -> int | None:
+    text = text.lower()
+    return int(text) if text.isascii() and text.isdigit() else CRON_NAMES.get(text)
+
+
+def _reversed_range(expression: str) -> str:
+    """Why the expression holds a range written high-low ("1-0"), which croniter would silently wrap
+    around, or "" when it holds none."""
+    for field_name, field_text in zip(CRON_FIELDS, expression.split(), strict=True):
+        for item in field_text.split(","):
+            low, dash, high = item.split("/")[0].partition("-")
+            low_value, high_value = _cron_bound(low), _cron_bound(high)
+            if dash and low_value is not None and high_value is not None and low_value > high_value:
+                return f"the {field_name} range “{item.split('/')[0]}” runs backwards"
+    return ""
+
+
+class CronNeverRuns(ValidationError):
+    """A cron expression of valid syntax that matches no date (e.g. 0 0 31 2 *: the 31st of February)."""
+
+
+def next_cron_runs(expression: str, count: int = 3, after: datetime | None = None) -> list[datetime]:
+    """The next run times of a valid cron expression in the server's timezone, after `after` (default
+    now). Raises ValidationError when the expression is invalid or never runs."""
+    validate_cron(expression)
+    return _next_runs(expression, count, after)
+
+
+def _next_runs(expression: str, count: int, after: datetime | None) -> list[datetime]:
+    timezone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    start = after.astimezone(timezone) if after else datetime.now(timezone)
+    runs = croniter(expression, start, max_years_between_matches=CRON_HORIZON_YEARS)
+    try:
+        return [runs.get_next(datetime) for _ in range(count)]
+    except CroniterBadDateError:
+        raise CronNeverRuns(
+            f"Never runs: no date in the next {CRON_HORIZON_YEARS} years matches “{expression}”.", code="cron_never"
+        )
+
+
 def validate_cron(value: str) -> None:
-    if len(value.split()) != 5 or not croniter.is_valid(value):
+    if not isinstance(value, str) or len(value.split()) != 5 or not croniter.is_valid(value):
         raise ValidationError(
             f"Invalid cron expression “{value}”: use five fields, minute hour day-of-month month "
             "day-of-week (e.g. 0 2 * * *).",
             code="cron",
         )
+    if backwards := _reversed_range(value):
+        raise ValidationError(
+            f"Invalid cron expression “{value}”: {backwards}; write the smaller value first.", code="cron"
+        )
+    _next_runs(value, 1, None)
 
 
-def next_cron_runs(expression: str, count: int = 3) -> list[datetime]:
-    """The next run times of a cron expression in the server's timezone."""
-    now = datetime.now(zoneinfo.ZoneInfo(settings.TIME_ZONE))
-    runs = croniter(expression, now)
-    return [runs.get_next(datetime) for _ in range(count)]
-
-
-TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
 def validate_time(value: str) -> None:
@@ -65,7 +112,7 @@ def validate_time(value: str) -> None:
         raise ValidationError(f"“{value}” is not a time of day in 24-hour HH:MM form (00:00 to 23:59).")
 
 
-BITRATE_RE = re.compile(r"^\d+(\.\d+)?[kKmM]?$")
+BITRATE_RE = re.compile(r"^[0-9]+(\.[0-9]+)?[kKmM]?$")
 
 
 def validate_bitrate(value: str) -> None:
@@ -108,25 +155,63 @@ class _RawCheckboxInput(forms.CheckboxInput):
 
 
 class StrictBooleanField(forms.Field):
-    """A checkbox for the dashboard (absent = off) that refuses anything but a boolean from the API,
-    where Django's BooleanField would read any non-empty string as True."""
+    """A boolean that refuses what Django's BooleanField would read as True (any non-empty string).
+
+    From the dashboard (`from_checkbox`) only what the checkbox itself submits is taken: its value "on"
+    when ticked, nothing when not. From JSON (API, config file) a boolean, or Immich's "true"/"false"."""
 
     widget = _RawCheckboxInput
-    TRUE = {True, "true", "True", "on", "1"}
-    FALSE = {False, "false", "False", "off", "0", None, ""}
+    CHECKBOX_ON = "on"  # what a browser submits for a ticked checkbox that has no value attribute
+    JSON_VALUES = {True: True, False: False, "true": True, "false": False}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.from_checkbox = False
 
     def to_python(self, value):
-        if value in self.TRUE:
-            return True
-        if value in self.FALSE:
-            return False
+        if self.from_checkbox:
+            # Python booleans are the stored values of keys the browser did not submit (locked ones).
+            if value is None or value is False:
+                return False
+            if value == self.CHECKBOX_ON or value is True:
+                return True
+            raise ValidationError(
+                f"“{value}” is not a value of this checkbox: tick it or leave it unticked.", code="invalid"
+            )
+        if isinstance(value, bool | str) and value in self.JSON_VALUES:
+            return self.JSON_VALUES[value]
         raise ValidationError(f"Must be true or false, not “{value}”.", code="invalid")
 
     def validate(self, value):
         pass
 
     def has_changed(self, initial, data):
-        return self.to_python(initial) != self.to_python(data)
+        return bool(initial) != self.to_python(data)
+
+
+# int() and float() read any Unicode digit ("٣" and "３" are 3) and underscores ("1_000"): a number
+# given as text must be written in ASCII digits, as number inputs and JSON write them.
+ASCII_INTEGER_RE = re.compile(r"[+-]?[0-9]+(\.0*)?")
+ASCII_NUMBER_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+class _AsciiNumberMixin:
+    ascii_pattern: re.Pattern
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.strip()
+            if value and not self.ascii_pattern.fullmatch(value):
+                raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class AsciiIntegerField(_AsciiNumberMixin, forms.IntegerField):
+    ascii_pattern = ASCII_INTEGER_RE
+
+
+class AsciiFloatField(_AsciiNumberMixin, forms.FloatField):
+    ascii_pattern = ASCII_NUMBER_RE
 
 
 class LinesField(forms.Field):
@@ -217,7 +302,7 @@ class Int(Kind):
 
     def form_field(self, **kwargs):
         message = f"Must be {self.describe()}."
-        return forms.IntegerField(
+        return AsciiIntegerField(
             min_value=self.min_value,
             max_value=self.max_value,
             error_messages={
@@ -244,7 +329,7 @@ class Float(Kind):
 
     def form_field(self, **kwargs):
         message = f"Must be {self.describe()}."
-        field = forms.FloatField(
+        field = AsciiFloatField(
             min_value=self.min_value,
             max_value=self.max_value,
             error_messages={"min_value": message, "max_value": message, "invalid": message, "required": message},

@@ -185,10 +185,10 @@ def _json_type_error(path: str, value) -> str | None:
     return None
 
 
-def validate_values(values: dict, base: dict | None = None, check_types: bool = True) -> tuple[dict, dict]:
+def validate_values(values: dict, base: dict | None = None, from_form: bool = False) -> tuple[dict, dict]:
     """Validate values by path through the category forms, each category complete: keys not given take
     their value from `base` (default: the defaults). JSON values (API, file) are type-checked first;
-    dashboard values are form strings. Returns (cleaned by path, errors by path)."""
+    dashboard values (`from_form`) are what the browser submits. Returns (cleaned by path, errors by path)."""
     base_values = default_values()
     base_values.update(base or {})
     cleaned, errors = {}, {}
@@ -197,10 +197,10 @@ def validate_values(values: dict, base: dict | None = None, check_types: bool = 
         data = {}
         for key in category.keys:
             value = values.get(key.path, base_values[key.path])
-            if check_types and key.path in values and (problem := _json_type_error(key.path, value)):
+            if not from_form and key.path in values and (problem := _json_type_error(key.path, value)):
                 errors[key.path] = [problem]
             data[key.column] = value
-        form = CATEGORY_FORMS[slug](data=data)
+        form = CATEGORY_FORMS[slug](data=data, from_browser=from_form)
         form_errors = {} if form.is_valid() else form.errors
         for key in category.keys:
             if key.column in form_errors and key.path not in errors:
@@ -208,6 +208,15 @@ def validate_values(values: dict, base: dict | None = None, check_types: bool = 
         if not form_errors:
             cleaned.update(form.values())
     return cleaned, errors
+
+
+def invalid_saved_values(slug: str) -> dict:
+    """Errors by path of a category's effective values that do not pass validation: stored before a rule
+    was added, or written to the database by hand. Reading them never fails; saving the category
+    refuses until they are fixed."""
+    flat = get_config().flat()
+    _, errors = validate_values({key.path: flat[key.path] for key in CATEGORIES_BY_SLUG[slug].keys}, base=flat)
+    return errors
 
 
 # --- Saving ----------------------------------------------------------------------------------------
@@ -283,7 +292,7 @@ def save_values(
     locked = locked_paths()
     result = SaveResult()
 
-    cleaned, errors = validate_values(values, base=current_flat, check_types=not from_form)
+    cleaned, errors = validate_values(values, base=current_flat, from_form=from_form)
     result.errors.update(errors)
     # A locked key may be sent back unchanged (clients PUT the whole config), in any equivalent form.
     for path in locked.intersection(values):

@@ -19,7 +19,7 @@ from users_app.decorators import admin_required
 
 from . import config_file, services
 from .forms import CATEGORY_FORMS
-from .kinds import Bool, Choice, Float, Int, MultiChoice, UrlList, next_cron_runs, validate_cron
+from .kinds import Bool, Choice, CronNeverRuns, Float, Int, MultiChoice, UrlList, next_cron_runs
 from .models import SettingChange
 from .registry import CATEGORIES, CATEGORIES_BY_SLUG, KEYS_BY_PATH, Category, Key, Rerun
 
@@ -103,16 +103,16 @@ def _js_kind(key: Key) -> str:
 class CronPreview:
     runs: list[str] = field(default_factory=list)
     error: str = ""
+    never: bool = False  # valid syntax, but no date matches (e.g. the 31st of February)
     timezone: str = settings.TIME_ZONE
 
 
 def _cron_preview(expression: str) -> CronPreview:
-    expression = (expression or "").strip()
     try:
-        validate_cron(expression)
+        runs = next_cron_runs((expression or "").strip())
     except ValidationError as error:
-        return CronPreview(error=error.messages[0])
-    return CronPreview(runs=[f"{run:%a %d %b %Y, %H:%M}" for run in next_cron_runs(expression)])
+        return CronPreview(error=error.messages[0], never=isinstance(error, CronNeverRuns))
+    return CronPreview(runs=[f"{run:%a %d %b %Y, %H:%M}" for run in runs])
 
 
 @dataclass
@@ -220,7 +220,10 @@ def _panel(category: Category, *, values: dict | None = None, errors: dict | Non
     current.update({path: value for path, value in (values or {}).items() if path not in locked})
     if version is None:
         version = services.category_row(category.slug).version
-    fields = _field_views(category, current, saved, locked, errors or {}, clear_secrets)
+    # Saved values that fail validation (stored before a rule existed, or written by hand) are shown
+    # beside their fields, so that they can be fixed; edited values bring their own errors.
+    invalid_saved = services.invalid_saved_values(category.slug) if values is None else {}
+    fields = _field_views(category, current, saved, locked, {**invalid_saved, **(errors or {})}, clear_secrets)
     return {
         "category": category,
         "fields": fields,
@@ -229,6 +232,7 @@ def _panel(category: Category, *, values: dict | None = None, errors: dict | Non
         "edited_count": sum(field.edited for field in fields),
         "errors": errors or {},
         "error_count": len(errors or {}),
+        "invalid_saved_count": len(invalid_saved),
         "history": _change_rows(services.history(category.slug)) if history else None,
         "all_logins_off": not saved["passwordLogin.enabled"] and not saved["oauth.enabled"],
         **messages,
@@ -277,14 +281,15 @@ def _category_or_404(slug: str) -> Category:
 
 
 def _posted_values(category: Category, data, locked: frozenset) -> dict:
-    """{path: value} as a browser submits the form: an unchecked checkbox is absent (= off), multiple
-    choices arrive as a list; locked (disabled) fields are not submitted and not taken."""
+    """{path: value} as a browser submits the form: a checkbox sends "on" or nothing (None; the form
+    refuses anything else), multiple choices arrive as a list; locked (disabled) fields are not
+    submitted and not taken."""
     values = {}
     for key in category.keys:
         if key.path in locked:
             continue
         if isinstance(key.kind, Bool):
-            values[key.path] = key.column in data
+            values[key.path] = data.get(key.column)
         elif isinstance(key.kind, MultiChoice):
             values[key.path] = data.getlist(key.column)
         else:

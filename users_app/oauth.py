@@ -742,7 +742,7 @@ def settings_for_test(data) -> tuple[object | None, list[str]]:
     if not any(key.column in data for key in form_class.category.keys if key.path.startswith("oauth.")):
         return Config(flat).oauth, []
     locked = locked_paths()
-    form = form_class(data, locked=locked)
+    form = form_class(data, locked=locked, from_browser=True)
     if not form.is_valid():
         return None, [f"{form.fields[column].label}: {message}" if column in form.fields else message
                       for column, messages in form.errors.items() for message in messages]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs_app', '0001_initial'),
+        ('jobs_app', '0002_clusterlock'),
     ]
 
     operations = [

@@ -31,7 +31,9 @@ def decode_image(data: bytes) -> np.ndarray:
             with Image.open(io.BytesIO(data)) as image:
                 upright = ImageOps.exif_transpose(image)
                 return np.asarray(upright.convert("RGB"))
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageDecodeError(f"The image could not be decoded: {error}")
+    except UnidentifiedImageError:
+        raise ImageDecodeError("The image could not be decoded: not a supported image format.")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageDecodeError(f"The image could not be decoded: larger than {MAX_IMAGE_PIXELS} pixels.")
     except (OSError, ValueError, SyntaxError) as error:  # truncated or corrupt files
         raise ImageDecodeError(f"The image could not be decoded: {error}")

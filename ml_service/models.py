@@ -6,6 +6,7 @@ unloaded after ``ML_MODEL_TTL`` seconds without use, as Immich's MACHINE_LEARNIN
 
 import ctypes
 import gc
+import logging
 import os
 import threading
 import time
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ml_service.faces import BUNDLED_FACE_MODEL
+
+log = logging.getLogger("ml_service")
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_TTL = 300.0
@@ -81,6 +84,10 @@ def _release_freed_memory() -> None:
         pass
 
 
+def _describe(key: Hashable) -> str:
+    return "/".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
 @dataclass
 class _Entry:
     model: object
@@ -123,7 +130,9 @@ class ModelCache:
                 if entry:  # loaded by another thread while this one waited
                     entry.users += 1
                     return entry
+            started = time.monotonic()
             model = load()
+            log.info("Loaded model %s in %.1f s", _describe(key), time.monotonic() - started)
             with self._lock:
                 entry = self._entries[key] = _Entry(model, self._clock(), users=1)
                 return entry
@@ -143,6 +152,8 @@ class ModelCache:
                 del self._entries[key]
         if idle:
             _release_freed_memory()
+            for key in idle:
+                log.info("Unloaded model %s after %g s idle", _describe(key), self.ttl)
         return idle
 
     def start_reaper(self) -> None:

@@ -47,7 +47,7 @@ def start_service(folder: Path, command: list[str], **env) -> RunningService:
         try:
             if requests.get(f"{service.url}/ping", timeout=1).text == "pong":
                 return service
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or the worker still booting
             pass
         time.sleep(0.1)
     stop_service(service)

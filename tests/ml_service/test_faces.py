@@ -2,6 +2,8 @@
 
 import io
 import itertools
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -150,6 +152,16 @@ def test_decode_refuses_empty_and_garbage_bytes_with_a_reason():
         decode_image(b"not an image at all")
     with pytest.raises(ImageDecodeError, match="could not be decoded"):
         decode_image((FACES / "obama_small.jpg").read_bytes()[:300])
+
+
+def test_decode_refuses_an_image_claiming_too_many_pixels():
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buffer, "PNG")
+    png = bytearray(buffer.getvalue())
+    png[16:24] = struct.pack(">II", 20000, 20000)  # IHDR width and height: 400 megapixels
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    with pytest.raises(ImageDecodeError, match="larger than 100000000 pixels"):
+        decode_image(bytes(png))
 
 
 def test_decode_turns_the_image_upright_by_its_exif_orientation():

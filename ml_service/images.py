@@ -31,6 +31,10 @@ def decode_image(data: bytes) -> np.ndarray:
                 if image.width * image.height > MAX_IMAGE_PIXELS:
                     raise ImageDecodeError(f"The image is larger than {MAX_IMAGE_PIXELS} pixels.")
                 upright = ImageOps.exif_transpose(image)
+                if upright.mode.startswith("I"):  # 16/32-bit grey: PIL's RGB conversion would clip it to white
+                    grey = np.asarray(upright, dtype=np.float64)
+                    grey = (255 * grey / max(float(grey.max()), 1.0)).astype(np.uint8)
+                    return np.repeat(grey[:, :, np.newaxis], 3, axis=2)
                 return np.asarray(upright.convert("RGB"))
     except ImageDecodeError:
         raise

@@ -164,6 +164,20 @@ def test_decode_refuses_an_image_claiming_too_many_pixels():
         decode_image(bytes(png))
 
 
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
+def test_faces_are_found_whatever_the_pixel_format(detector, mode):
+    image = Image.open(FACES / "obama_small.jpg")
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(image.convert("L")).astype(np.uint16) * 256)
+    else:
+        image = image.convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    pixels = decode_image(buffer.getvalue())
+    assert pixels.shape == (240, 320, 3) and pixels.dtype == np.uint8
+    assert len(detector.detect(pixels, 0.7)) == 1
+
+
 def test_decode_turns_the_image_upright_by_its_exif_orientation():
     buffer = io.BytesIO()
     exif = Image.Exif()

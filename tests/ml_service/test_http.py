@@ -254,3 +254,24 @@ def test_url_encoded_entries_with_text_are_read(ml_service):
         f"{ml_service.url}/predict", data={"entries": faces_entries(), "text": "a face"}, timeout=30
     )
     assert response.status_code == 400 and "needs an image" in response.json()["detail"]
+
+
+def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(ml_service):
+    names = ["faces.jpg", "detection6.jpg", "Family1-Dad1.jpg", "test-image-person-group.jpg"]
+    alone = [predict_faces(ml_service, name) for name in names]
+    results = [None] * len(names)
+
+    def run(index):
+        results[index] = predict_faces(ml_service, names[index])
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(names))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for together, single in zip(results, alone, strict=True):
+        assert [face["boundingBox"] for face in together["facial-recognition"]] == [
+            face["boundingBox"] for face in single["facial-recognition"]
+        ]
+        for a, b in zip(together["facial-recognition"], single["facial-recognition"], strict=True):
+            assert float(embedding(a) @ embedding(b)) > 0.9999

@@ -1,10 +1,11 @@
-"""The supervisor behind `make run` (manage.py serve): the web server (gunicorn) and the job workers
-(`manage.py runjobs`: workers, scheduler, library watching) side by side.
+"""The supervisor behind `make run` (manage.py serve): the web server (gunicorn), the job workers
+(`manage.py runjobs`: workers, scheduler, library watching) and the machine-learning service
+(`manage.py runml`) side by side.
 
 - The web server is the server: when it exits, everything stops.
-- Crashed job workers (kill -9, a non-zero exit) are restarted with exponential back-off while the web
-  server keeps answering; after RestartPolicy.limit crashes within its window they are given up on, with
-  a clear message in the log and on the jobs page (jobs_app.supervision).
+- Crashed helpers (job workers, ML service: kill -9, a non-zero exit) are restarted with exponential
+  back-off while the web server keeps answering; after RestartPolicy.limit crashes within its window
+  they are given up on, with a clear message in the log and on the jobs page (jobs_app.supervision).
 - Every child runs in its own session, so Ctrl+C in the terminal reaches this process only, and each
   child gets exactly one SIGTERM from it (a second Ctrl+C asks for a quick stop). A child also gets
   SIGTERM when this process dies without stopping it (kill -9): no orphan keeps the port.
@@ -67,7 +68,7 @@ class RestartPolicy:
 
 @dataclass
 class Child:
-    name: str  # "web server", "job workers"
+    name: str  # "web server", "job workers", "machine-learning service"
     command: list[str]
     cwd: str
     pass_fds: tuple[int, ...] = ()
@@ -86,9 +87,10 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, web: Child, jobs: Child | None, *, stop_wait: float):
-        self.web, self.jobs = web, jobs
-        self.children = [child for child in (web, jobs) if child]
+    def __init__(self, web: Child, *helpers: Child, stop_wait: float):
+        self.web = web
+        self.helpers = [child for child in helpers if child]  # restarted after a crash
+        self.children = [web, *self.helpers]
         self.stop_wait = stop_wait  # longer than any child's own grace period: no SIGKILL in a clean stop
         self.stopping = False
         self.signals = 0
@@ -138,35 +140,38 @@ class Supervisor:
             self.exit_code = 1
             self.stopping = True
             return
-        jobs = self.jobs
-        if jobs is None or jobs.gave_up:
+        for child in self.helpers:
+            self.check_helper(child, now)
+
+    def check_helper(self, child: Child, now: float) -> None:
+        if child.gave_up:
             return
-        if jobs.process is None:
-            if now >= jobs.restart_at:
-                jobs.start()
-                log.warning("the job workers were restarted (pid %s).", jobs.process.pid)
+        if child.process is None:
+            if now >= child.restart_at:
+                child.start()
+                log.warning("the %s was restarted (pid %s).", child.name, child.process.pid)
             return
-        code = jobs.process.poll()
+        code = child.process.poll()
         if code is None:
             return
-        jobs.process = None
-        if code == 0:  # runjobs stops with 0 only when told to (e.g. a SIGTERM sent to it directly)
-            jobs.gave_up = True
-            log.warning("the job workers stopped (exit code 0) without being asked by this server; not restarting "
-                        "them. The web server keeps running.")
+        child.process = None
+        if code == 0:  # runjobs and runml stop with 0 only when told to (e.g. a SIGTERM sent to them directly)
+            child.gave_up = True
+            log.warning("the %s stopped (exit code 0) without being asked by this server; not restarting it. "
+                        "The web server keeps running.", child.name)
             return
-        delay = jobs.policy.delay_after_crash(now)
+        delay = child.policy.delay_after_crash(now)
         if delay is None:
-            jobs.gave_up = True
-            crashes = len(jobs.policy.crashes)
-            log.error("job workers keep crashing: %d crashes within %d s, last with %s; not restarting them; the web "
+            child.gave_up = True
+            crashes = len(child.policy.crashes)
+            log.error("giving up on the %s: %d crashes within %d s, last with %s; not restarting it; the web "
                       "server is still running. Fix the cause (see the messages above), then restart.",
-                      crashes, jobs.policy.window, describe_exit(code))
-            supervision.record_gave_up(describe_exit(code), crashes, jobs.policy.window)
+                      child.name, crashes, child.policy.window, describe_exit(code))
+            supervision.record_gave_up(child.name, describe_exit(code), crashes, child.policy.window)
             return
-        log.warning("the job workers exited with code %s; restarting in %g s.", code, delay)
-        jobs.restart_at = now + delay
-        supervision.record_restart(describe_exit(code))
+        log.warning("the %s exited with code %s; restarting in %g s.", child.name, code, delay)
+        child.restart_at = now + delay
+        supervision.record_restart(child.name, describe_exit(code))
 
     def stop(self) -> None:
         running = [child for child in self.children if child.alive()]

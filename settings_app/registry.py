@@ -271,8 +271,9 @@ CATEGORIES: tuple[Category, ...] = (
     Category("machine-learning", "Machine Learning Settings", "Manage machine learning features and settings", (
         Key("machineLearning.enabled", Bool(), True, "Enable machine learning",
             "Off disables smart search, facial recognition and duplicate detection."),
-        Key("machineLearning.urls", UrlList(1), ["http://immich-machine-learning:3003"], "URLs",
-            "Machine learning servers, tried in order; healthy ones first."),
+        Key("machineLearning.urls", UrlList(1), ["http://127.0.0.1:3003"], "URLs",
+            "Machine learning servers, tried in order; healthy ones first. `make run` starts one on port 3003 "
+            "of this machine (Immich's default: http://immich-machine-learning:3003)."),
         Key("machineLearning.availabilityChecks.enabled", Bool(), True, "Availability checks",
             "Ping each URL periodically and skip the ones that do not answer."),
         Key("machineLearning.availabilityChecks.timeout", Int(1, 600000, "ms"), 2000, "Check timeout"),

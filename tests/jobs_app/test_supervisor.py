@@ -83,11 +83,12 @@ def start_serve(child_env, tmp_path):
     """`manage.py serve` in its own session, as in a terminal; everything it started is gone afterwards."""
     started = []
 
-    def start(port: int) -> Serve:
+    def start(port: int, ml_port: int | None = None) -> Serve:
         output = tmp_path / f"serve-{len(started)}.log"
         env = {**child_env, **FAST_WORKER_ENV, "DATA_DIR": str(tmp_path / "data")}
+        ml = ["--ml-port", str(ml_port)] if ml_port else ["--no-ml"]
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port), "--web-workers", "1"], cwd=ROOT, env=env,
+            [sys.executable, "manage.py", "serve", "--port", str(port), "--web-workers", "1", *ml], cwd=ROOT, env=env,
             stdout=output.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         )
         started.append(process)
@@ -110,6 +111,14 @@ def start_serve(child_env, tmp_path):
                 pass
 
 
+def ml_ping(port: int) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
+            return response.read().decode()
+    except OSError:
+        return None
+
+
 def wait_serving(serve: Serve) -> None:
     wait_for(lambda: "Serving on" in serve.output() or serve.process.poll() is not None, timeout=90,
              message="the server to start")
@@ -119,8 +128,10 @@ def wait_serving(serve: Serve) -> None:
 
 def test_a_killed_job_worker_is_restarted_while_the_web_keeps_answering_and_ctrl_c_stops_all(
         start_serve, admin_client):
-    serve = start_serve(free_port())
+    ml_port = free_port()
+    serve = start_serve(free_port(), ml_port=ml_port)
     wait_serving(serve)
+    assert wait_for(lambda: ml_ping(ml_port), timeout=60, message="the machine-learning service") == "pong"
     first = wait_for(lambda: runjobs_child(serve.process.pid), message="the job workers")
     wait_for(lambda: WorkerHeartbeat.objects.filter(pid=first).exists(), timeout=60, message="their heartbeat")
 
@@ -137,7 +148,7 @@ def test_a_killed_job_worker_is_restarted_while_the_web_keeps_answering_and_ctrl
     assert "the job workers exited with code -9; restarting in 1 s" in serve.output()
 
     page = page_text(admin_client)
-    assert "crashed and were restarted 1 time," in page
+    assert "The job workers on" in page and "crashed and was restarted 1 time," in page
     assert "exit code -9 (killed by SIGKILL)" in page
 
     # Ctrl+C: the terminal signals the foreground process group, with a browser's kept-alive connection open.
@@ -152,7 +163,8 @@ def test_a_killed_job_worker_is_restarted_while_the_web_keeps_answering_and_ctrl
     output = serve.output()
     assert "SIGKILL" not in output.split("Handling signal", 1)[-1]
     assert "Perhaps out of memory" not in output and "Traceback" not in output
-    assert output.count("Handling signal: term") == 1  # gunicorn got one signal, not the terminal's too
+    # Each gunicorn (web server, ML service) got one SIGTERM from serve and not the terminal's SIGINT too.
+    assert output.count("Handling signal: term") == 2 and "Handling signal: int" not in output
     assert output.rstrip().endswith("Stopped.")
     assert not [pid for pid in descendants if is_running(pid)]
     assert not JobsMetadata.objects.filter(key__startswith=supervision.KEY_PREFIX).exists()
@@ -204,18 +216,20 @@ def test_job_workers_that_keep_crashing_are_given_up_on_while_the_web_keeps_serv
     messages = [record.getMessage() for record in caplog.records if record.name == "serve"]
     assert "the job workers exited with code 3; restarting in 0.1 s." in messages
     assert "the job workers exited with code 3; restarting in 0.2 s." in messages
-    assert any(message.startswith("job workers keep crashing: 3 crashes within 60 s, last with exit code 3; "
-                                  "not restarting them; the web server is still running.") for message in messages)
+    assert any(message.startswith("giving up on the job workers: 3 crashes within 60 s, last with exit code 3; "
+                                  "not restarting it; the web server is still running.") for message in messages)
 
 
 def test_the_jobs_page_says_when_job_workers_were_given_up_on(admin_client):
-    supervision.record_restart("exit code 1", hostname="nas")
-    supervision.record_gave_up("exit code 1", 5, 60, hostname="nas")
+    supervision.record_restart("job workers", "exit code 1", hostname="nas")
+    supervision.record_gave_up("job workers", "exit code 1", 5, 60, hostname="nas")
+    supervision.record_restart("machine-learning service", "exit code -9 (killed by SIGKILL)", hostname="nas")
     page = page_text(admin_client)
-    assert ("Job workers on nas keep crashing: 5 crashes within 60 s, the last with exit code 1; they are not "
+    assert ("Gave up on the job workers on nas: 5 crashes within 60 s, the last with exit code 1; it is not "
             "restarted any more. The web server is still running.") in page
+    assert ("The machine-learning service on nas crashed and was restarted 1 time, last at") in page
     supervision.clear("nas")
-    assert "keep crashing" not in page_text(admin_client)
+    assert "Gave up" not in page_text(admin_client) and "machine-learning" not in page_text(admin_client)
 
 
 def test_the_back_off_doubles_and_gives_up_after_the_limit_within_the_window():

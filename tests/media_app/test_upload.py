@@ -156,7 +156,7 @@ def free_port() -> int:
 def test_serve_sweeps_old_partial_uploads_at_start_up(user, shared_media, child_env):
     old = partial_upload(user, ".upload-killed.jpg", 2 * 3600)
     arriving = partial_upload(user, ".upload-arriving.jpg", 5)
-    server = subprocess.Popen([sys.executable, "manage.py", "serve", "--no-jobs", "--port", str(free_port()),
+    server = subprocess.Popen([sys.executable, "manage.py", "serve", "--no-jobs", "--no-ml", "--port", str(free_port()),
                                "--web-workers", "1"], cwd=settings.BASE_DIR, env=child_env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -217,7 +217,7 @@ def test_choices_are_selects_multichoice_checkboxes_and_url_lists_textareas(admi
     assert containers.count('type="checkbox"') == 3 and containers.count("checked") == 3
     response = admin_client.get(url("machine-learning"), **htmx_headers)
     assert "<textarea" in setting_html(response, "machine_learning_urls")
-    assert "http://immich-machine-learning:3003" in setting_html(response, "machine_learning_urls")
+    assert "http://127.0.0.1:3003" in setting_html(response, "machine_learning_urls")
 
 
 def test_job_settings_show_the_fixed_queues_disabled_with_the_reason(admin_client, htmx_headers):

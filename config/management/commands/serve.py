@@ -41,7 +41,10 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
-        parser.add_argument("--no-jobs", action="store_true", help="Run the web server only.")
+        parser.add_argument("--no-jobs", action="store_true", help="Do not run the job workers and scheduler.")
+        parser.add_argument("--no-ml", action="store_true",
+                            help="Do not run the machine-learning service (e.g. when it runs on another machine).")
+        parser.add_argument("--ml-port", type=int, default=int(os.environ.get("ML_PORT", "3003")))
 
     def handle(self, *args, **options):
         host, port = options["host"], options["port"]
@@ -55,7 +58,11 @@ class Command(BaseCommand):
                     cwd=str(settings.BASE_DIR), pass_fds=(listener.fileno(),))
         jobs = None if options["no_jobs"] else Child("job workers", [sys.executable, "manage.py", "runjobs"],
                                                      cwd=str(settings.BASE_DIR))
-        supervisor = Supervisor(web, jobs, stop_wait=max(WEB_GRACE_SECONDS, jobs_conf.STOP_GRACE_SECONDS)
+        ml = None if options["no_ml"] else Child(
+            "machine-learning service",
+            [sys.executable, "manage.py", "runml", "--host", "127.0.0.1", "--port", str(options["ml_port"])],
+            cwd=str(settings.BASE_DIR))
+        supervisor = Supervisor(web, jobs, ml, stop_wait=max(WEB_GRACE_SECONDS, jobs_conf.STOP_GRACE_SECONDS)
                                 + STOP_MARGIN_SECONDS)
         signal.signal(signal.SIGINT, supervisor.request_stop)
         signal.signal(signal.SIGTERM, supervisor.request_stop)

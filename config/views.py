@@ -1,23 +1,50 @@
-"""Errors under /api/ answer in Immich's JSON shape; pages keep Django's HTML."""
+"""Django's error handlers: under /api/ they answer in Immich's JSON shape (api_app.errors), pages keep
+Django's HTML, except that the machine's faults (database busy, disk full) get a readable page."""
 
-from django.http import JsonResponse
+import sys
+
 from django.views import defaults
 from django.views.csrf import csrf_failure as html_csrf_failure
 
+from api_app.errors import error_response, exception_response, is_api
 
-def _is_api(request) -> bool:
-    return request.path.startswith("/api/")
+from .faults import fault_of
+from .middleware import fault_page
 
 
 def csrf_failure(request, reason=""):
-    if _is_api(request):
-        return JsonResponse({"message": f"CSRF check failed: {reason}", "statusCode": 403, "error": "Forbidden"},
-                            status=403)
+    if is_api(request):
+        return error_response(403, f"CSRF check failed: {reason}")
     return html_csrf_failure(request, reason)
 
 
 def not_found(request, exception):
-    if _is_api(request):
-        return JsonResponse({"message": f"Cannot {request.method} {request.path}", "statusCode": 404,
-                             "error": "Not Found"}, status=404)
+    if is_api(request):
+        return error_response(404, f"Cannot {request.method} {request.path}")
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception):
+    if is_api(request):
+        return exception_response(request, exception)
+    if fault := fault_of(exception):
+        return fault_page(request, fault)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if is_api(request):
+        return error_response(403, str(exception) or "Forbidden")
+    return defaults.permission_denied(request, exception)
+
+
+def server_error(request):
+    """Called while the exception is being handled, so sys.exc_info() holds the cause."""
+    error = sys.exc_info()[1]
+    if is_api(request):
+        return exception_response(request, error) if error else error_response(500, "Internal server error")
+    if error is not None and (fault := fault_of(error)):
+        return fault_page(request, fault)
+    return defaults.server_error(request)
+
+

@@ -34,7 +34,7 @@ def fault_page(request, fault: Fault) -> HttpResponse:
 
 class FaultMiddleware:
     """A view that hits a fault of the machine (database busy past the busy timeout, disk full) answers
-    with what happened instead of a 500 page; /api/ paths answer in JSON (api_app.errors)."""
+    with what happened instead of a 500 page; /api/ paths and scripts asking for JSON get Immich's JSON."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -47,7 +47,8 @@ class FaultMiddleware:
         if fault is None:
             return None
         log.warning("%s %s: %s (%s)", request.method, request.path, fault.message, exception)
-        return fault_response(fault) if is_api(request) else fault_page(request, fault)
+        wants_json = request.headers.get("Accept", "").startswith("application/json")  # e.g. the upload page
+        return fault_response(fault) if is_api(request) or wants_json else fault_page(request, fault)
 
 
 class HtmxLoginRedirectMiddleware:

@@ -68,11 +68,15 @@ def _receive(chunks, folder: Path, suffix: str) -> tuple[Path, str, int]:
     folder.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha1(), 0
     handle, name = tempfile.mkstemp(prefix=".upload-", suffix=suffix, dir=folder)
-    with os.fdopen(handle, "wb") as stream:
-        for chunk in chunks:
-            digest.update(chunk)
-            size += len(chunk)
-            stream.write(chunk)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                stream.write(chunk)
+    except BaseException:  # e.g. the disk filled up: leave no partial file behind
+        Path(name).unlink(missing_ok=True)
+        raise
     return Path(name), digest.hexdigest(), size
 
 

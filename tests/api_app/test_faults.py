@@ -4,13 +4,17 @@ API and as a readable message on the dashboard; nothing is saved either way."""
 
 import json
 import sqlite3
+import subprocess
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 
+from media_app.models import Asset
 from settings_app.models import SettingChange
 from settings_app.services import category_row, get_config
+from tests.media_app.conftest import PHOTOS
 from tests.settings_app.test_dashboard import form_data
 from users_app.models import ApiKey
 
@@ -111,3 +115,38 @@ def test_dashboard_shows_a_full_disk(admin_client, htmx_headers, database_full):
     assert response.status_code == 507
     assert "The disk is full: nothing was saved." in response.content.decode()
     assert get_config().theme.customCss == "" and category_row("theme").version == version
+
+
+# --- A really full disk: a tiny tmpfs as the media folder (needs the right to mount, as root in CI) ---------
+
+@pytest.fixture
+def full_media_disk(settings, tmp_path):
+    mount_point = tmp_path / "tiny-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); the full database tests above "
+                    "cover the same 507 answer")
+    settings.MEDIA_ROOT = mount_point
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_an_upload_onto_a_full_disk_is_507_and_leaves_no_partial_file(user, full_media_disk):
+    photo = PHOTOS / "mongolels.jpg"
+    assert photo.stat().st_size > 64 * 1024
+    _, secret = ApiKey.issue(user, "phone")
+    response = Client().post("/api/assets", {"assetData": SimpleUploadedFile(photo.name, photo.read_bytes())},
+                             HTTP_X_API_KEY=secret)
+    assert response.status_code == 507
+    assert response.json()["message"].startswith("The disk is full: nothing was saved.")
+    assert not [path for path in full_media_disk.rglob("*") if path.is_file()]
+    assert not Asset.objects.exists()
+
+    # The upload page's script asks for JSON and shows the message.
+    page = Client()
+    page.force_login(user)
+    response = page.post("/upload/files/", {"files": [SimpleUploadedFile(photo.name, photo.read_bytes())]},
+                         HTTP_ACCEPT="application/json")
+    assert response.status_code == 507 and "The disk is full" in response.json()["message"]

@@ -6,7 +6,7 @@ import sys
 from django.views import defaults
 from django.views.csrf import csrf_failure as html_csrf_failure
 
-from api_app.errors import error_response, exception_response, is_api
+from api_app.errors import error_response, exception_response, fault_response, is_api
 
 from .faults import fault_of
 from .middleware import fault_page
@@ -25,9 +25,11 @@ def not_found(request, exception):
 
 
 def bad_request(request, exception):
+    """SuspiciousOperation (a disallowed Host header, a body too large...) and Django's BadRequest."""
+    fault = fault_of(exception)
     if is_api(request):
-        return exception_response(request, exception)
-    if fault := fault_of(exception):
+        return fault_response(fault) if fault else error_response(400, str(exception) or "Bad Request")
+    if fault:
         return fault_page(request, fault)
     return defaults.bad_request(request, exception)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from ninja import Query, Router, Schema
+from pydantic import Field
 
 from api_app.auth import ADMIN
 from api_app.errors import bad_request
@@ -17,18 +18,23 @@ JOB_STATUSES = ("active", "completed", "failed", "delayed", "waiting", "paused")
 router = Router(auth=ADMIN, tags=["Jobs", "Queues"])
 
 
+# The values are checked below and by the jobs service, whose refusals name what is allowed (as Immich's
+# messages do); the schema only documents the types for the OpenAPI document.
+def _documented(json_type: str, **schema) -> Any:
+    return Field(None, json_schema_extra={"type": json_type, **schema})
+
+
 class JobCommandDto(Schema):
-    # Checked by the jobs service, which names the allowed commands in its refusal (as Immich's message).
-    command: Any = None
-    force: Any = None
+    command: Any = _documented("string", enum=list(services.COMMANDS))
+    force: Any = _documented("boolean")
 
 
 class QueueUpdateDto(Schema):
-    isPaused: Any = None
+    isPaused: Any = _documented("boolean")
 
 
 class QueueDeleteDto(Schema):
-    failed: Any = None
+    failed: Any = _documented("boolean")
 
 
 def _job_status(status: services.QueueStatus) -> dict:

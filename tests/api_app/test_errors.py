@@ -107,3 +107,10 @@ def test_the_api_root_and_unknown_paths_are_json_404s():
         response = Client().get(path)
         assert response.status_code == 404 and response["Content-Type"].startswith("application/json"), path
         assert response.json()["message"] == f"Cannot GET {path}"
+
+
+def test_a_request_django_refuses_before_any_view_is_a_json_400():
+    response = Client(HTTP_HOST="evil.example").get("/api/server/ping")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["statusCode"] == 400 and body["error"] == "Bad Request" and "evil.example" in body["message"]

@@ -23,6 +23,7 @@ from .services import (
     defaults,
     get_config,
     locked_paths,
+    refresh_config,
     save_config,
 )
 
@@ -77,8 +78,10 @@ def _seen_versions(if_match: str) -> dict[str, int]:
 
 
 def _config_response(response) -> dict:
+    """The config with its ETag; versions first, then the config re-checked against the database (not the
+    per-process cache), so the body is never older than the ETag it is sent with."""
     response["ETag"] = _etag(config_versions())
-    return get_config().as_dict()
+    return refresh_config().as_dict()
 
 
 @router.get("/system-config", auth=ADMIN, url_name="api-system-config", summary="getConfig")

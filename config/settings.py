@@ -59,20 +59,23 @@ INSTALLED_APPS = [
     "settings_app",
     "jobs_app",
     "media_app",
+    "api_app",
     "config",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "api_app.middleware.ApiJsonErrorsMiddleware",  # outermost but static: every /api/ answer is JSON
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "users_app.middleware.ApiKeyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.middleware.HtmxLoginRedirectMiddleware",
+    "config.middleware.FaultMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -1,11 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api_app.api import api
 from settings_app.views import custom_css
 from users_app.views import home
 
+# Under /api/ these answer in Immich's JSON shape; pages keep Django's HTML.
 handler400 = "config.views.bad_request"
+handler403 = "config.views.permission_denied"
 handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"
 
 admin.site.site_header = "Photo Server — admin console"
 admin.site.site_title = "Photo Server console"
@@ -21,10 +25,6 @@ urlpatterns = [
     path("admin/libraries/", include("media_app.library_urls")),
     path("upload/", include("media_app.upload_urls")),
     path("console/", admin.site.urls),
-    path("api/", include("users_app.api_urls")),
-    path("api/oauth/", include("users_app.oauth_api_urls")),
-    path("api/", include("settings_app.api_urls")),
-    path("api/", include("jobs_app.api_urls")),
-    path("api/", include("media_app.upload_api_urls")),
+    path("api/", api.urls),
     path("", include("media_app.urls")),
 ]

@@ -2,16 +2,39 @@
 GET /api/jobs, PUT /api/jobs/{name} {command, force}, GET /api/queues, GET|PUT /api/queues/{name}
 {isPaused}, GET|DELETE /api/queues/{name}/jobs."""
 
-import json
+from typing import Any
 
-from django.http import HttpResponse, JsonResponse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.http import HttpResponse
+from ninja import Query, Router, Schema
+from pydantic import Field
 
-from users_app.decorators import api_admin_required, api_error
+from api_app.auth import ADMIN
+from api_app.errors import bad_request
 
 from . import services
 
 JOB_STATUSES = ("active", "completed", "failed", "delayed", "waiting", "paused")
+
+router = Router(auth=ADMIN, tags=["Jobs", "Queues"])
+
+
+# The values are checked below and by the jobs service, whose refusals name what is allowed (as Immich's
+# messages do); the schema only documents the types for the OpenAPI document.
+def _documented(json_type: str, **schema) -> Any:
+    return Field(None, json_schema_extra={"type": json_type, **schema})
+
+
+class JobCommandDto(Schema):
+    command: Any = _documented("string", enum=list(services.COMMANDS))
+    force: Any = _documented("boolean")
+
+
+class QueueUpdateDto(Schema):
+    isPaused: Any = _documented("boolean")
+
+
+class QueueDeleteDto(Schema):
+    failed: Any = _documented("boolean")
 
 
 def _job_status(status: services.QueueStatus) -> dict:
@@ -23,81 +46,66 @@ def _queue(status: services.QueueStatus) -> dict:
     return {"name": status.queue.name, "isPaused": status.is_paused, "statistics": status.counts.as_dict()}
 
 
-def _body(request) -> dict:
+def _refused(call, *args, **kwargs):
+    """Run a jobs service call; its refusals are the client's 400."""
     try:
-        body = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise services.JobCommandError("The request body is not valid JSON.")
-    if not isinstance(body, dict):
-        raise services.JobCommandError("The request body must be a JSON object.")
-    return body
+        return call(*args, **kwargs)
+    except services.JobCommandError as error:
+        raise bad_request(str(error))
 
 
-def _bad_request(error: Exception):
-    return api_error(str(error), 400, error="Bad Request")
-
-
-@api_admin_required
-@require_GET
+@router.get("/jobs", url_name="api-jobs", summary="getQueuesLegacy")
 def jobs(request):
-    return JsonResponse({status.queue.name: _job_status(status) for status in services.queue_statuses()})
+    return {status.queue.name: _job_status(status) for status in services.queue_statuses()}
 
 
-@api_admin_required
-@require_http_methods(["PUT"])
-def job(request, name):
-    try:
-        body = _body(request)
-        command, force = body.get("command"), body.get("force")
-        if not isinstance(command, str):
-            raise services.JobCommandError(f"command must be one of {', '.join(services.COMMANDS)}.")
-        if force is not None and not isinstance(force, bool):
-            raise services.JobCommandError("force must be a boolean.")
-        services.run_command(name, command, force, user=request.user)
-    except services.JobCommandError as error:
-        return _bad_request(error)
-    return JsonResponse(_job_status(services.queue_status(name)))
+@router.put("/jobs/{name}", url_name="api-job", summary="runQueueCommandLegacy")
+def job(request, name: str, body: JobCommandDto):
+    if not isinstance(body.command, str):
+        raise bad_request(f"command must be one of {', '.join(services.COMMANDS)}.")
+    if body.force is not None and not isinstance(body.force, bool):
+        raise bad_request("force must be a boolean.")
+    _refused(services.run_command, name, body.command, body.force, user=request.user)
+    return _job_status(services.queue_status(name))
 
 
-@api_admin_required
-@require_GET
+@router.get("/queues", url_name="api-queues", summary="getQueues")
 def queues(request):
-    return JsonResponse([_queue(status) for status in services.queue_statuses()], safe=False)
+    return [_queue(status) for status in services.queue_statuses()]
 
 
-@api_admin_required
-@require_http_methods(["GET", "PUT"])
-def queue(request, name):
-    try:
-        services.get_queue(name)
-        if request.method == "PUT":
-            paused = _body(request).get("isPaused")
-            if paused is not None:
-                if not isinstance(paused, bool):
-                    raise services.JobCommandError("isPaused must be a boolean.")
-                services.set_paused(name, paused)
-    except services.JobCommandError as error:
-        return _bad_request(error)
-    return JsonResponse(_queue(services.queue_status(name)))
+@router.get("/queues/{name}", url_name="api-queue", summary="getQueue")
+def queue(request, name: str):
+    _refused(services.get_queue, name)
+    return _queue(services.queue_status(name))
 
 
-@api_admin_required
-@require_http_methods(["GET", "DELETE"])
-def queue_jobs(request, name):
-    try:
-        services.get_queue(name)
-        if request.method == "DELETE":
-            body = _body(request)
-            services.empty_queue(name)
-            if body.get("failed") is True:
-                services.clear_failed(name)
-            return HttpResponse(status=204)
-        statuses = request.GET.getlist("status") or list(JOB_STATUSES)
-        unknown = [status for status in statuses if status not in JOB_STATUSES]
-        if unknown:
-            raise services.JobCommandError(f"status must be one of {', '.join(JOB_STATUSES)}.")
-    except services.JobCommandError as error:
-        return _bad_request(error)
-    found = [job for status in statuses for job in services.jobs_of(name, status)][:1000]
-    return JsonResponse([{"id": str(job.pk), "name": job.name, "data": job.data,
-                          "timestamp": int(job.created_at.timestamp() * 1000)} for job in found], safe=False)
+@router.put("/queues/{name}", url_name="api-queue", summary="updateQueue")
+def update_queue(request, name: str, body: QueueUpdateDto = None):
+    _refused(services.get_queue, name)
+    paused = body.isPaused if body else None
+    if paused is not None:
+        if not isinstance(paused, bool):
+            raise bad_request("isPaused must be a boolean.")
+        _refused(services.set_paused, name, paused)
+    return _queue(services.queue_status(name))
+
+
+@router.get("/queues/{name}/jobs", url_name="api-queue-jobs", summary="getQueueJobs")
+def queue_jobs(request, name: str, status: list[str] = Query(None)):
+    _refused(services.get_queue, name)
+    statuses = status or list(JOB_STATUSES)
+    if any(item not in JOB_STATUSES for item in statuses):
+        raise bad_request(f"status must be one of {', '.join(JOB_STATUSES)}.")
+    found = [job for state in statuses for job in services.jobs_of(name, state)][:1000]
+    return [{"id": str(job.pk), "name": job.name, "data": job.data,
+             "timestamp": int(job.created_at.timestamp() * 1000)} for job in found]
+
+
+@router.delete("/queues/{name}/jobs", url_name="api-queue-jobs", summary="emptyQueue")
+def empty_queue(request, name: str, body: QueueDeleteDto = None):
+    _refused(services.get_queue, name)
+    services.empty_queue(name)
+    if body and body.failed is True:
+        services.clear_failed(name)
+    return HttpResponse(status=204)

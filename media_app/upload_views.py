@@ -1,5 +1,5 @@
-"""Uploads from the web page (many files, one request each so the page can show progress per file) and
-Immich's POST /api/assets for Immich clients. Thin: the upload service decides everything."""
+"""Uploads from the web page (many files, one request each so the page can show progress per file); Immich's
+POST /api/assets for Immich clients is in media_app.api. Thin: the upload service decides everything."""
 
 from datetime import UTC, datetime
 
@@ -9,10 +9,8 @@ from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from users_app.decorators import api_error, api_login_required
-
 from .formats import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from .services.upload import CREATED, DUPLICATE, store_upload
+from .services.upload import store_upload
 
 
 @login_required
@@ -22,7 +20,7 @@ def upload_page(request):
     return render(request, "media_app/upload.html", {"accept": accept})
 
 
-def _timestamp(request, name: str) -> datetime | None:
+def client_timestamp(request, name: str) -> datetime | None:
     """A client-sent file date (ISO 8601, or milliseconds since the epoch as the page sends File.lastModified)."""
     value = (request.POST.get(name) or "").strip()
     if value.isdigit():
@@ -38,25 +36,6 @@ def upload_files(request):
     files = request.FILES.getlist("files")
     if not files:
         return JsonResponse({"results": [], "message": "No file was sent (field “files”)."}, status=400)
-    modified = _timestamp(request, "lastModified")
+    modified = client_timestamp(request, "lastModified")
     results = [store_upload(request.user, uploaded, file_modified_at=modified).as_dict() for uploaded in files]
     return JsonResponse({"results": results})
-
-
-@api_login_required
-@require_POST
-def api_upload_asset(request):
-    """Immich's POST /api/assets: multipart `assetData` (+ fileCreatedAt, fileModifiedAt). 201 {id, status:
-    "created"}, 200 {id, status: "duplicate"}, 400 with the reason for a file that is refused."""
-    uploaded = request.FILES.get("assetData")
-    if uploaded is None:
-        return api_error("assetData: a file is required (multipart field “assetData”).", 400, error="Bad Request")
-    if request.POST.get("filename"):
-        uploaded.name = request.POST["filename"]
-    result = store_upload(request.user, uploaded, file_created_at=_timestamp(request, "fileCreatedAt"),
-                          file_modified_at=_timestamp(request, "fileModifiedAt"))
-    if result.status == CREATED:
-        return JsonResponse({"id": result.asset_id, "status": "created"}, status=201)
-    if result.status == DUPLICATE:
-        return JsonResponse({"id": result.asset_id, "status": "duplicate"}, status=200)
-    return api_error(f"{result.filename}: {result.reason}", 400, error="Bad Request")

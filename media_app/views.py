@@ -1,6 +1,6 @@
-"""The pages users see: timeline, asset view, trash, map and shared links, plus the asset file endpoints
-(Immich's /api/assets/<id>/thumbnail and /original). Every page shows only the signed-in user's assets;
-someone else's asset id answers 404."""
+"""The pages users see: timeline, asset view, trash, map and shared links, and the file responses behind
+them and behind Immich's /api/assets/<id>/thumbnail and /original (media_app.api). Every page shows only
+the signed-in user's assets; someone else's asset id answers 404."""
 
 import mimetypes
 import os
@@ -14,7 +14,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from settings_app.services import get_config
-from users_app.decorators import api_error, api_login_required
 
 from .models import Asset
 from .services import sharing
@@ -43,7 +42,7 @@ def _read_range(stream, length: int):
             yield chunk
 
 
-def _file_response(request, path):
+def file_response(request, path):
     """The file, honouring a single byte Range (browsers seek in videos with them)."""
     try:
         size = os.path.getsize(path)
@@ -74,13 +73,13 @@ def _file_response(request, path):
     return response
 
 
-def _generated_file(request, asset: Asset, size: str):
+def generated_file(request, asset: Asset, size: str):
     """The generated file of that size; fullsize falls back to the preview, as in Immich."""
     relative = {"thumbnail": asset.thumbnail_path, "preview": asset.preview_path,
                 "fullsize": asset.fullsize_path or asset.preview_path}.get(size)
     if not relative:
         raise Http404("No such file for this asset.")
-    return _file_response(request, absolute(relative))
+    return file_response(request, absolute(relative))
 
 
 # --- Timeline -----------------------------------------------------------------------------------------
@@ -140,27 +139,6 @@ def asset_detail(request, asset_id):
     asset = get_object_or_404(Asset, pk=asset_id, owner=request.user)
     pin = [{"id": str(asset.id), "lat": asset.latitude, "lon": asset.longitude, "thumbnail": "", "url": ""}]
     return render(request, "media_app/asset.html", {"asset": asset, "map": get_config().map, "pin": pin})
-
-
-@api_login_required
-@require_GET
-def asset_thumbnail(request, asset_id):
-    asset = Asset.objects.filter(pk=asset_id, owner=request.user).first()
-    if asset is None:
-        return api_error("Asset not found", 404, error="Not Found")
-    size = request.GET.get("size", "thumbnail")
-    if size not in FILE_SIZES:
-        return api_error(f"size must be one of {', '.join(FILE_SIZES)}", 400, error="Bad Request")
-    return _generated_file(request, asset, size)
-
-
-@api_login_required
-@require_GET
-def asset_original(request, asset_id):
-    asset = Asset.objects.filter(pk=asset_id, owner=request.user).first()
-    if asset is None:
-        return api_error("Asset not found", 404, error="Not Found")
-    return _file_response(request, asset.original_path)
 
 
 # --- Trash --------------------------------------------------------------------------------------------
@@ -269,5 +247,5 @@ def shared_file(request, key, asset_id, size):
     if asset is None or size not in (*FILE_SIZES, "original"):
         raise Http404("Not in this shared link.")
     if size == "original":
-        return _file_response(request, asset.original_path)
-    return _generated_file(request, asset, size)
+        return file_response(request, asset.original_path)
+    return generated_file(request, asset, size)

@@ -9,20 +9,25 @@ from functools import cache
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.http import JsonResponse
+from django.http import HttpResponse
+from ninja import Body, Header, Router
 
+from api_app.auth import ADMIN
+from api_app.errors import ApiError, field_error, validation_failed
 from media_app.storage_template import DATE_TOKENS, OTHER_TOKENS, PRESETS
-from users_app.api import (
-    BadRequest,
-    api_methods,
-    field_error,
-    json_object_body,
-    validation_failed,
-)
-from users_app.decorators import api_admin_required, api_error
 
 from . import config_file
-from .services import defaults, get_config, locked_paths, save_config
+from .services import (
+    config_versions,
+    conflict_message,
+    defaults,
+    get_config,
+    locked_paths,
+    refresh_config,
+    save_config,
+)
+
+router = Router(tags=["System config", "Server"])
 
 # --- System config ----------------------------------------------------------------------------------
 
@@ -43,43 +48,72 @@ def _shape_errors(body: dict, template: dict, prefix: tuple[str, ...] = ()) -> l
     return errors
 
 
-def _save_refused(result) -> JsonResponse:
+def _refusal(result) -> ApiError:
+    if result.conflict:
+        return ApiError(409, result.conflict)
     errors = [field_error(path, message) for path, messages in result.errors.items() for message in messages]
+    if result.refused:
+        return ApiError(400, result.refused, errors=errors)
     locked = [path for path in result.errors if path in locked_paths()]
     if locked:
         return validation_failed(
             errors,
             message=f"Cannot change {', '.join(locked)}: set by the config file (SETTINGS_CONFIG_FILE).",
         )
-    if result.conflict:  # not expected: the API sends no expected versions
-        return api_error(result.conflict, 409, error="Conflict")
     return validation_failed(errors)
 
 
-@api_methods("GET", "PUT")
-@api_admin_required
-def system_config(request):
-    """GET: the effective config in Immich's nested shape, secrets blank. PUT: the config (Immich clients
-    send all of it; sections left out keep their values, unknown keys are ignored); all-or-nothing, 400
-    with every bad key; a blank secret keeps the stored one, so GET -> edit -> PUT round-trips."""
-    if request.method == "GET":
-        return JsonResponse(get_config().as_dict())
-    try:
-        body = json_object_body(request)
-    except BadRequest as bad:
-        return bad.response
+# The ETag is every category's version (beyond Immich): PUT with If-Match refuses an edit of a config that
+# changed since the client's GET, naming what changed; without If-Match the last write wins, as Immich.
+def _etag(versions: dict[str, int]) -> str:
+    return '"' + "-".join(str(version) for version in versions.values()) + '"'
+
+
+def _seen_versions(if_match: str) -> dict[str, int]:
+    current = config_versions()
+    parts = if_match.strip().removeprefix("W/").strip('"').split("-")
+    if len(parts) != len(current) or not all(part.isdigit() for part in parts):
+        raise ApiError(400, "If-Match must be the ETag that GET /api/system-config returned (or *).")
+    return dict(zip(current, map(int, parts), strict=True))
+
+
+def _config_response(response) -> dict:
+    """The config with its ETag; versions first, then the config re-checked against the database (not the
+    per-process cache), so the body is never older than the ETag it is sent with."""
+    response["ETag"] = _etag(config_versions())
+    return refresh_config().as_dict()
+
+
+@router.get("/system-config", auth=ADMIN, url_name="api-system-config", summary="getConfig")
+def get_system_config(request, response: HttpResponse):
+    """The effective config in Immich's nested shape, secrets blank; the ETag names its version."""
+    return _config_response(response)
+
+
+@router.put("/system-config", auth=ADMIN, url_name="api-system-config", summary="updateConfig")
+def update_system_config(request, response: HttpResponse, body: dict = Body(...),
+                         if_match: str | None = Header(None, alias="If-Match")):
+    """The config (Immich clients send all of it; sections left out keep their values, unknown keys are
+    ignored); all-or-nothing, 400 with every bad key; a blank secret keeps the stored one, so GET -> edit ->
+    PUT round-trips. Values are validated by the settings registry (settings_app.services), not here.
+    Turning off every login method is refused. With If-Match, a config changed since is refused (409)."""
     if errors := _shape_errors(body, defaults().as_dict()):
-        return validation_failed(errors)
-    result = save_config(body, user=request.user, source="api")
+        raise validation_failed(errors)
+    expected = None
+    if if_match and if_match.strip() != "*":
+        expected = _seen_versions(if_match)
+        if expected != config_versions():
+            raise ApiError(409, conflict_message(expected))
+    result = save_config(body, user=request.user, source="api", expected_versions=expected,
+                         keep_a_login_method=True)
     if not result.ok:
-        return _save_refused(result)
-    return JsonResponse(get_config().as_dict())
+        raise _refusal(result)
+    return _config_response(response)
 
 
-@api_methods("GET")
-@api_admin_required
+@router.get("/system-config/defaults", auth=ADMIN, url_name="api-system-config-defaults", summary="getConfigDefaults")
 def system_config_defaults(request):
-    return JsonResponse(defaults().as_dict())
+    return defaults().as_dict()
 
 
 # Luxon's token letters -> Immich's option groups (M is month, m minute; S is fractions of a second).
@@ -88,24 +122,24 @@ _DATE_OPTION_GROUPS = {"y": "yearOptions", "M": "monthOptions", "W": "weekOption
                        "S": "secondOptions"}
 
 
-@api_methods("GET")
-@api_admin_required
+@router.get("/system-config/storage-template-options", auth=ADMIN, url_name="api-storage-template-options",
+            summary="getStorageTemplateOptions")
 def storage_template_options(request):
     options = {group: [] for group in ("dayOptions", "monthOptions", "yearOptions", "hourOptions",
                                        "minuteOptions", "secondOptions", "weekOptions")}
     for token in DATE_TOKENS:
         options[_DATE_OPTION_GROUPS[token[0]]].append(token)
-    return JsonResponse({**options, "presetOptions": list(PRESETS), "otherOptions": list(OTHER_TOKENS)})
+    return {**options, "presetOptions": list(PRESETS), "otherOptions": list(OTHER_TOKENS)}
 
 
 # --- Server information (public, as Immich's) ---------------------------------------------------------
 
 
-@api_methods("GET")
+@router.get("/server/config", url_name="api-server-config", summary="getServerConfig")
 def server_config(request):
     config = get_config()
     initialized = get_user_model().objects.filter(is_admin=True, is_active=True).exists()
-    return JsonResponse({
+    return {
         "loginPageMessage": config.server.loginPageMessage,
         "trashDays": config.trash.days,
         "userDeleteDelay": config.user.deleteDelay,
@@ -119,7 +153,7 @@ def server_config(request):
         "mapLightStyleUrl": config.map.lightStyle,
         "maintenanceMode": False,
         "minFaces": config.machineLearning.facialRecognition.minFaces,
-    })
+    }
 
 
 def server_features_of(config) -> dict:
@@ -146,20 +180,20 @@ def server_features_of(config) -> dict:
     }
 
 
-@api_methods("GET")
+@router.get("/server/features", url_name="api-server-features", summary="getServerFeatures")
 def server_features(request):
-    return JsonResponse(server_features_of(get_config()))
+    return server_features_of(get_config())
 
 
-@api_methods("GET")
+@router.get("/server/ping", url_name="api-server-ping", summary="pingServer")
 def server_ping(request):
-    return JsonResponse({"res": "pong"})
+    return {"res": "pong"}
 
 
-@api_methods("GET")
+@router.get("/server/theme", url_name="api-server-theme", summary="getTheme")
 def server_theme(request):
     """Public, as Immich's: the Theme settings' custom CSS."""
-    return JsonResponse({"customCss": get_config().theme.customCss})
+    return {"customCss": get_config().theme.customCss}
 
 
 @cache
@@ -171,7 +205,7 @@ def project_version() -> str:
         return tomllib.loads(pyproject.read_text())["project"]["version"]
 
 
-@api_methods("GET")
+@router.get("/server/version", url_name="api-server-version", summary="getServerVersion")
 def server_version(request):
     major, minor, patch = [*(int(part) for part in re.findall(r"\d+", project_version())[:3]), 0, 0, 0][:3]
-    return JsonResponse({"major": major, "minor": minor, "patch": patch})
+    return {"major": major, "minor": minor, "patch": patch}

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import config_file, events
@@ -227,10 +228,11 @@ class SaveResult:
     errors: dict = field(default_factory=dict)  # path -> [messages]
     changes: list = field(default_factory=list)  # SettingChange rows
     conflict: str = ""
+    refused: str = ""  # a save refused as a whole (e.g. it would turn off every login method)
 
     @property
     def ok(self) -> bool:
-        return not self.errors and not self.conflict
+        return not self.errors and not self.conflict and not self.refused
 
     @property
     def reruns(self) -> list[Rerun]:
@@ -252,21 +254,43 @@ def _locked_row(slug: str):
             return model.objects.select_for_update().get(pk=1)
 
 
-def _conflict_message(slug: str, seen_version: int) -> str:
-    changes = SettingChange.objects.filter(category=slug, category_version__gt=seen_version).select_related(
-        "changed_by"
-    ).order_by("changed_at", "id")
+def config_versions() -> dict[str, int]:
+    """Every category's version (bumped by each save that changes it), in registry order."""
+    stored = {}
+    for category in CATEGORIES:
+        stored[category.slug] = (CATEGORY_MODELS[category.slug].objects.filter(pk=1)
+                                 .values_list("version", flat=True).first() or 0)
+    return stored
+
+
+def conflict_message(seen_versions: dict[str, int]) -> str:
+    """Why a save based on these category versions is refused, naming who changed what since."""
+    since = Q()
+    for slug, version in seen_versions.items():
+        since |= Q(category=slug, category_version__gt=version)
+    changes = SettingChange.objects.filter(since).select_related("changed_by").order_by("changed_at", "id")
     lines = [
         f"{KEYS_BY_PATH[c.path].label} ({c.path}) was changed by "
         f"{c.changed_by.email if c.changed_by else 'the server'} at "
         f"{timezone.localtime(c.changed_at):%Y-%m-%d %H:%M:%S}: {_show(c.old_value)} → {_show(c.new_value)}"
-        for c in changes
+        for c in changes if c.path in KEYS_BY_PATH
     ]
     what_changed = "; ".join(lines) + ". " if lines else ""
     return (
         "Not saved: another administrator saved these settings after you opened them. "
         f"{what_changed}Discard your changes to load theirs, then edit again."
     )
+
+
+NO_LOGIN_METHOD_LEFT = (
+    "Not saved: this would turn off both password login and OAuth login, so nobody could log in (sessions "
+    "already open keep working). Keep one of them enabled. If you are ever locked out, run "
+    "`python manage.py enable_password_login` on the server."
+)
+
+
+def _has_login_method(config: Config) -> bool:
+    return bool(config.passwordLogin.enabled or config.oauth.enabled)
 
 
 def _show(value) -> str:
@@ -281,12 +305,15 @@ def save_values(
     expected_versions: dict[str, int] | None = None,
     clear_secrets: frozenset[str] = frozenset(),
     from_form: bool = False,
+    keep_a_login_method: bool = False,
 ) -> SaveResult:
     """Validate and store values by path. All-or-nothing: any invalid value, locked key changed by the
     caller, config_validate refusal or stale version stores nothing.
 
     `values` may hold any subset of keys; the rest of each touched category keeps its current value.
-    An empty secret keeps the stored secret unless its path is in `clear_secrets`."""
+    An empty secret keeps the stored secret unless its path is in `clear_secrets`. With
+    `keep_a_login_method`, a save that would turn off both password and OAuth login is refused (the API;
+    the dashboard asks for confirmation instead)."""
     current = refresh_config()
     current_flat = current.flat()
     locked = locked_paths()
@@ -312,6 +339,11 @@ def save_values(
         result.errors.setdefault(problem.path, []).append(problem.message)
     if result.errors:
         return result
+    if keep_a_login_method and _has_login_method(current) and not _has_login_method(new_config):
+        result.refused = NO_LOGIN_METHOD_LEFT
+        result.errors = {"passwordLogin.enabled": ["Would be off while OAuth login is off too."],
+                         "oauth.enabled": ["Would be off while password login is off too."]}
+        return result
 
     changed = {path for path in cleaned if cleaned[path] != current_flat[path]}
     slugs = list(dict.fromkeys(CATEGORY_OF_PATH[path].slug for path in changed))
@@ -320,7 +352,7 @@ def save_values(
             row = _locked_row(slug)
             seen = (expected_versions or {}).get(slug)
             if seen is not None and row.version != seen:
-                result.conflict = _conflict_message(slug, seen)
+                result.conflict = conflict_message({slug: seen})
                 transaction.set_rollback(True)
                 return result
             _store(CATEGORIES_BY_SLUG[slug], row, cleaned, changed, current_flat, user, source, result)
@@ -354,12 +386,12 @@ def _store(category: Category, row, cleaned, changed, current_flat, user, source
     row.save()
 
 
-def save_config(nested: dict, *, user=None, source: str = "api") -> SaveResult:
+def save_config(nested: dict, *, user=None, source: str = "api", **options) -> SaveResult:
     """Save a config in Immich's nested shape (API PUT, import). Unknown keys are ignored, as Immich's
-    schema strips them."""
+    schema strips them. `options` go to save_values."""
     flat = config_file.flatten(nested)
     return save_values({path: value for path, value in flat.items() if path in KEYS_BY_PATH},
-                       user=user, source=source)
+                       user=user, source=source, **options)
 
 
 def reset_values(paths, *, user=None, source="dashboard") -> SaveResult:

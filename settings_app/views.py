@@ -263,11 +263,11 @@ def _page(request, panel: dict | None = None, *, status: int = 200, **extra):
     }, status=status)
 
 
-def _show_panel(request, panel: dict):
+def _show_panel(request, panel: dict, *, status: int = 200):
     """The category card alone for htmx, the whole page (with that card open) otherwise."""
     if request.htmx:
-        return render(request, "settings_app/category.html", {"panel": panel})
-    return _page(request, panel)
+        return render(request, "settings_app/category.html", {"panel": panel}, status=status)
+    return _page(request, panel, status=status)
 
 
 def _category_or_404(slug: str) -> Category:
@@ -365,8 +365,10 @@ def category_view(request, slug):
         from_form=True,
     )
     if not result.ok:
+        # A stale save is a 409 (scripts can tell; htmx is configured to swap it, see base.html).
         return _show_panel(request, _panel(category, values=posted, version=version, clear_secrets=clear,
-                                           errors=result.errors, conflict=result.conflict))
+                                           errors=result.errors, conflict=result.conflict),
+                           status=409 if result.conflict else 200)
     return _show_panel(request, _panel(category, saved=True, saved_changes=_change_rows(result.changes),
                                        reruns=[_rerun_view(rerun) for rerun in result.reruns]))
 

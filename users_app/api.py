@@ -1,131 +1,56 @@
-"""Immich-compatible JSON API for logging in and API keys (`/api/auth/*`, `/api/api-keys`), plus the small
-JSON helpers every API view of the project uses (method check, body parsing, Immich's 400 shape).
-
-Authentication: the session cookie (CSRF-protected, as any browser POST), `x-api-key`, or
-`Authorization: Bearer <accessToken>`; ApiKeyMiddleware exempts the header-authenticated requests from CSRF.
-"""
-
-import json
-from functools import wraps
+"""Immich-compatible JSON API for logging in and API keys (`/api/auth/*`, `/api/api-keys`), a ninja Router
+of the one API layer (api_app). Logging in is decided by users_app.services.login_with_password, as for
+the login page."""
 
 from django.contrib.auth import login as start_session
 from django.contrib.auth import logout as end_session
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
+from ninja import Router, Schema, Status
+from pydantic import Field, field_validator
 
-from .decorators import api_error, api_login_required
-from .middleware import SESSION_STORE
+from api_app.auth import SIGNED_IN
+from api_app.errors import ApiError
+
 from .models import ApiKey
-from .services import LoginRefused, login_with_password
+from .services import LoginRefused, end_access_token, login_with_password
 
-VALIDATION_FAILED = "Validation failed"
 API_KEY_NOT_FOUND = "API Key not found"
 # This server has no per-endpoint permission checks, so a narrower key would silently act as "all".
 SUPPORTED_API_KEY_PERMISSIONS = ("all",)
 API_KEY_NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length
 
-
-# --- Helpers shared by the project's API views ------------------------------------------------------
-
-
-def api_methods(*methods: str):
-    """Answer other HTTP methods with a JSON 405 (Django's require_http_methods answers with no body)."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if request.method not in methods:
-                response = api_error(
-                    f"Method {request.method} is not allowed on {request.path}; use {', '.join(methods)}.",
-                    405, error="Method Not Allowed",
-                )
-                response["Allow"] = ", ".join(methods)
-                return response
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-class BadRequest(Exception):
-    def __init__(self, response: JsonResponse):
-        self.response = response
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def json_object_body(request) -> dict:
-    """The request body as a JSON object, or BadRequest with a 400 saying what is wrong."""
-    try:
-        body = json.loads(request.body or b"", parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadRequest(api_error(f"The request body is not valid JSON: {error}", 400, error="Bad Request"))
-    if not isinstance(body, dict):
-        raise BadRequest(api_error("The request body must be a JSON object.", 400, error="Bad Request"))
-    return body
-
-
-def field_error(path, message: str) -> dict:
-    """One entry of Immich's validation error list; `path` is a dotted key path or a list of names."""
-    return {"path": path.split(".") if isinstance(path, str) else list(path), "message": message}
-
-
-def validation_failed(errors: list[dict], message: str = VALIDATION_FAILED) -> JsonResponse:
-    """Immich's 400: {message, errors: [{path: [...], message}], statusCode, error}."""
-    return api_error(message, 400, error="Bad Request", errors=errors)
+router = Router(tags=["Authentication", "API keys"])
 
 
 # --- Login ------------------------------------------------------------------------------------------
 
 
-def _login_errors(body: dict) -> list[dict]:
-    errors = []
-    email, password = body.get("email"), body.get("password")
-    if not isinstance(email, str) or not email.strip():
-        errors.append(field_error(["email"], "email is required and must be a string."))
-    else:
+class LoginCredentialDto(Schema):
+    email: str
+    password: str = Field(min_length=1)
+
+    @field_validator("email")
+    @classmethod
+    def _an_email_address(cls, value: str) -> str:
         try:
-            validate_email(email.strip())
-        except ValidationError:
-            errors.append(field_error(["email"], "email must be an email address."))
-    if not isinstance(password, str) or not password:
-        errors.append(field_error(["password"], "password is required and must be a string."))
-    return errors
+            validate_email(value.strip())
+        except DjangoValidationError:
+            raise ValueError("email must be an email address.")
+        return value
 
 
-def _is_json_request(request) -> bool:
-    return request.content_type == "application/json"
-
-
-@csrf_exempt
-@api_methods("POST")
-def login(request):
-    """POST /api/auth/login {email, password} -> 201 with an accessToken (a session key, usable as
-    `Authorization: Bearer <accessToken>`); the response also sets the session cookie.
-
-    Exempt from CSRF because API clients log in without a cookie; it only accepts application/json,
-    which a cross-site page cannot send without a CORS preflight (this server answers none), so no
-    other site can log a visitor's browser in."""
-    if not _is_json_request(request):
-        return api_error("Send the credentials as JSON (Content-Type: application/json).", 400, error="Bad Request")
-    try:
-        body = json_object_body(request)
-    except BadRequest as bad:
-        return bad.response
-    if errors := _login_errors(body):
-        return validation_failed(errors)
-    try:
-        user = login_with_password(request, body["email"], body["password"])
-    except LoginRefused as refused:
-        return api_error(str(refused), 401, error="Unauthorized")
-    start_session(request, user)
-    return JsonResponse(login_response(request, user), status=201)
+class LoginResponseDto(Schema):
+    accessToken: str
+    userId: str
+    userEmail: str
+    name: str
+    isAdmin: bool
+    profileImagePath: str
+    shouldChangePassword: bool
+    isOnboarded: bool
 
 
 def login_response(request, user) -> dict:
@@ -142,22 +67,50 @@ def login_response(request, user) -> dict:
     }
 
 
+@router.post("/auth/login", response={201: LoginResponseDto}, url_name="api-login", summary="login")
+def login(request, credentials: LoginCredentialDto):
+    """{email, password} -> 201 with an accessToken (a session key, usable as `Authorization: Bearer
+    <accessToken>`); the response also sets the session cookie.
+
+    Needs no CSRF token because API clients log in without a cookie; the body must be application/json
+    (api_app's parser), which a cross-site page cannot send without a CORS preflight (this server answers
+    none), so no other site can log a visitor's browser in."""
+    try:
+        user = login_with_password(request, credentials.email, credentials.password)
+    except LoginRefused as refused:
+        raise ApiError(401, str(refused))
+    start_session(request, user)
+    return Status(201, login_response(request, user))
+
+
 def _bearer_token(request) -> str:
     authorization = request.headers.get("authorization", "")
     return authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
 
 
-@api_methods("POST")
-@api_login_required
+@router.post("/auth/logout", auth=SIGNED_IN, url_name="api-logout", summary="logout")
 def logout(request):
-    """POST /api/auth/logout: ends the Bearer token's session, or the cookie session."""
+    """Ends the Bearer token's session, or the cookie session."""
     if token := _bearer_token(request):
-        SESSION_STORE(session_key=token).delete()
+        end_access_token(token)
     end_session(request)
-    return JsonResponse({"successful": True, "redirectUri": reverse("login") + "?autoLaunch=0"})
+    return {"successful": True, "redirectUri": reverse("login") + "?autoLaunch=0"}
 
 
 # --- API keys ---------------------------------------------------------------------------------------
+
+
+class ApiKeyDto(Schema):
+    name: str | None = Field(None, max_length=API_KEY_NAME_MAX_LENGTH)
+    permissions: list[str] | None = None
+
+    @field_validator("permissions")
+    @classmethod
+    def _only_all(cls, value):
+        if value is not None and set(value) != set(SUPPORTED_API_KEY_PERMISSIONS):
+            raise ValueError('Only ["all"] is supported: this server does not restrict API keys to narrower '
+                             "permissions.")
+        return value
 
 
 def _api_key_json(key: ApiKey) -> dict:
@@ -171,63 +124,42 @@ def _api_key_json(key: ApiKey) -> dict:
     }
 
 
-def _api_key_errors(body: dict) -> list[dict]:
-    errors = []
-    name = body.get("name")
-    if name is not None and not isinstance(name, str):
-        errors.append(field_error(["name"], "name must be a string."))
-    elif name and len(name) > API_KEY_NAME_MAX_LENGTH:
-        errors.append(field_error(["name"], f"name must be at most {API_KEY_NAME_MAX_LENGTH} characters."))
-    permissions = body.get("permissions")
-    if permissions is None:
-        return errors
-    if not isinstance(permissions, list) or not all(isinstance(item, str) for item in permissions):
-        errors.append(field_error(["permissions"], "permissions must be a list of strings."))
-    elif set(permissions) != set(SUPPORTED_API_KEY_PERMISSIONS):
-        errors.append(field_error(
-            ["permissions"],
-            'Only ["all"] is supported: this server does not restrict API keys to narrower permissions.',
-        ))
-    return errors
-
-
-@api_methods("GET", "POST")
-@api_login_required
+@router.get("/api-keys", auth=SIGNED_IN, url_name="api-keys", summary="getApiKeys")
 def api_keys(request):
-    """GET /api/api-keys: the caller's own keys. POST {name?, permissions?} -> 201 with the secret, shown
-    this once."""
-    if request.method == "GET":
-        return JsonResponse([_api_key_json(key) for key in request.user.api_keys.order_by("created_at", "pk")],
-                            safe=False)
-    try:
-        body = json_object_body(request)
-    except BadRequest as bad:
-        return bad.response
-    if errors := _api_key_errors(body):
-        return validation_failed(errors)
-    key, secret = ApiKey.issue(request.user, body.get("name") or "API Key", list(SUPPORTED_API_KEY_PERMISSIONS))
+    """The caller's own keys."""
+    return [_api_key_json(key) for key in request.user.api_keys.order_by("created_at", "pk")]
+
+
+@router.post("/api-keys", auth=SIGNED_IN, response={201: dict}, url_name="api-keys", summary="createApiKey")
+def create_api_key(request, body: ApiKeyDto):
+    """{name?, permissions?} -> 201 with the secret, shown this once."""
+    key, secret = ApiKey.issue(request.user, body.name or "API Key", list(SUPPORTED_API_KEY_PERMISSIONS))
     described = _api_key_json(key)
-    return JsonResponse({**described, "secret": secret, "apiKey": described}, status=201)
+    return Status(201, {**described, "secret": secret, "apiKey": described})
 
 
-@api_methods("GET", "PUT", "DELETE")
-@api_login_required
-def api_key(request, key_id: str):
-    """GET / PUT {name?, permissions?} / DELETE (204) one of the caller's own keys."""
+def _own_key(request, key_id: str) -> ApiKey:
     key = request.user.api_keys.filter(pk=int(key_id)).first() if key_id.isdigit() else None
     if key is None:
-        return api_error(API_KEY_NOT_FOUND, 400, error="Bad Request")
-    if request.method == "DELETE":
-        key.delete()
-        return HttpResponse(status=204)
-    if request.method == "PUT":
-        try:
-            body = json_object_body(request)
-        except BadRequest as bad:
-            return bad.response
-        if errors := _api_key_errors(body):
-            return validation_failed(errors)
-        if body.get("name"):
-            key.name = body["name"]
-        key.save()
-    return JsonResponse(_api_key_json(key))
+        raise ApiError(400, API_KEY_NOT_FOUND)  # Immich's status for an unknown or someone else's key
+    return key
+
+
+@router.get("/api-keys/{key_id}", auth=SIGNED_IN, url_name="api-key", summary="getApiKey")
+def api_key(request, key_id: str):
+    return _api_key_json(_own_key(request, key_id))
+
+
+@router.put("/api-keys/{key_id}", auth=SIGNED_IN, url_name="api-key", summary="updateApiKey")
+def update_api_key(request, key_id: str, body: ApiKeyDto):
+    key = _own_key(request, key_id)
+    if body.name:
+        key.name = body.name
+    key.save()
+    return _api_key_json(key)
+
+
+@router.delete("/api-keys/{key_id}", auth=SIGNED_IN, url_name="api-key", summary="deleteApiKey")
+def delete_api_key(request, key_id: str):
+    _own_key(request, key_id).delete()
+    return HttpResponse(status=204)

@@ -1,4 +1,4 @@
-"""Mounted at /auth/oauth/ (config/urls.py); the Immich API endpoints are in users_app.oauth_api_urls."""
+"""Mounted at /auth/oauth/ (config/urls.py); the Immich API endpoints are in users_app.oauth_api."""
 
 from django.urls import path
 

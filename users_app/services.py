@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from settings_app.services import get_config, locked_paths, save_values
 
+from .models import ApiKey, hash_api_key
+
 PASSWORD_LOGIN_DISABLED = "Password login has been disabled"
 USER_DOES_NOT_EXIST = "User does not exist"
 
@@ -263,3 +265,22 @@ def delete_due_users(now=None) -> int:
         purge_user(user)
         count += 1
     return count
+
+
+# --- API credentials (checked by api_app.auth) -------------------------------------------------------
+
+
+def user_for_api_key(secret: str):
+    """The active user an `x-api-key` secret belongs to, or None."""
+    key = ApiKey.objects.select_related("user").filter(key_hash=hash_api_key(secret)).first()
+    return key.user if key and key.user.is_active else None
+
+
+def user_for_access_token(token: str):
+    """The active user of an accessToken (a session key handed out by POST /api/auth/login), or None."""
+    user_id = _session_store()(session_key=token).get(SESSION_KEY)
+    return get_user_model().objects.filter(pk=user_id, is_active=True).first() if user_id else None
+
+
+def end_access_token(token: str) -> None:
+    _session_store()(session_key=token).delete()

@@ -78,6 +78,7 @@
         const request = new XMLHttpRequest();
         request.open("POST", endpoint);
         request.setRequestHeader("X-CSRFToken", csrf);
+        request.setRequestHeader("Accept", "application/json");  // faults (disk full...) answer JSON too
         request.responseType = "json";
         rows[index].result.textContent = "Uploading…";
         request.upload.addEventListener("progress", (event) => {

@@ -78,7 +78,7 @@ def test_a_save_based_on_a_stale_version_is_refused_and_names_the_change(admin_u
 
     response = second.post(url("trash"), {**stale, "trash_days": "20"}, **htmx_headers)
     content = text_of(response)
-    assert response.status_code == 200
+    assert response.status_code == 409  # scripts can tell; htmx swaps it (base.html htmx-config)
     assert "Not saved — concurrent edit." in content
     assert "Days in trash (trash.days) was changed by admin@example.com" in content and "30 → 10" in content
     assert 'value="20"' in setting_html(response, "trash_days")  # their edit is still in the form

@@ -5,10 +5,18 @@ from http import HTTPStatus
 
 from .errors import error_response, is_api
 
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed(response) -> str:
+    """The Allow header in one stable order (ninja lists a path's methods as its operations come)."""
+    methods = [method.strip() for method in response.get("Allow", "").split(",") if method.strip()]
+    return ", ".join(sorted(methods, key=lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER else len(METHOD_ORDER)))
+
 
 def _message(request, response) -> str:
     if response.status_code == 405:
-        allowed = response.get("Allow", "")
+        allowed = _allowed(response)
         return f"Method {request.method} is not allowed on {request.path}" + (f"; use {allowed}." if allowed else ".")
     if response.status_code == 404:
         return f"Cannot {request.method} {request.path}"
@@ -25,7 +33,9 @@ class ApiJsonErrorsMiddleware:
                 "application/json"):
             return response
         rewritten = error_response(response.status_code, _message(request, response))
-        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+        for header in ("Retry-After", "WWW-Authenticate"):
             if header in response:
                 rewritten[header] = response[header]
+        if "Allow" in response:
+            rewritten["Allow"] = _allowed(response)
         return rewritten

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 1.0  # how often a process checks whether another one saved settings
 SECRET_MASK = "********"
+SECRET_PLACEHOLDER_CHARACTERS = set("*•●∙·")
 
 
 # --- Reading ---------------------------------------------------------------------------------------
@@ -260,6 +261,11 @@ def _conflict_message(slug: str, seen_version: int) -> str:
     )
 
 
+def is_secret_placeholder(value) -> bool:
+    """Empty, or only mask characters (••••, ****, the history's SECRET_MASK): not a new secret."""
+    return not isinstance(value, str) or not value.strip() or set(value.strip()) <= SECRET_PLACEHOLDER_CHARACTERS
+
+
 def _show(value) -> str:
     return '""' if value == "" else str(value)
 
@@ -277,7 +283,7 @@ def save_values(
     caller, config_validate refusal or stale version stores nothing.
 
     `values` may hold any subset of keys; the rest of each touched category keeps its current value.
-    An empty secret keeps the stored secret unless its path is in `clear_secrets`."""
+    An empty or masked secret keeps the stored secret unless its path is in `clear_secrets`."""
     current = refresh_config()
     current_flat = current.flat()
     locked = locked_paths()
@@ -294,8 +300,9 @@ def save_values(
     cleaned = {path: value for path, value in cleaned.items() if path not in locked}
 
     for path, value in list(cleaned.items()):
-        if KEYS_BY_PATH[path].secret and not value and path not in clear_secrets:
-            cleaned[path] = current_flat[path]  # empty secret field = keep the stored one
+        if KEYS_BY_PATH[path].secret and is_secret_placeholder(value):
+            # An empty field, "••••" or the mask a client got back never replaces the stored secret.
+            cleaned[path] = "" if path in clear_secrets else current_flat[path]
     proposed = dict(current_flat)
     proposed.update(cleaned)
     new_config = Config(_normalize(proposed))

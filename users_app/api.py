@@ -20,6 +20,7 @@ from .decorators import api_error, api_login_required
 from .middleware import SESSION_STORE
 from .models import ApiKey
 from .services import LoginRefused, login_with_password
+from .throttle import Throttled, with_retry_after
 
 VALIDATION_FAILED = "Validation failed"
 API_KEY_NOT_FOUND = "API Key not found"
@@ -81,6 +82,11 @@ def validation_failed(errors: list[dict], message: str = VALIDATION_FAILED) -> J
     return api_error(message, 400, error="Bad Request", errors=errors)
 
 
+def too_many_requests(locked: Throttled) -> JsonResponse:
+    """Immich's error shape with 429 and Retry-After (seconds until the lock-out ends)."""
+    return with_retry_after(api_error(str(locked), 429, error="Too Many Requests"), locked.retry_after)
+
+
 # --- Login ------------------------------------------------------------------------------------------
 
 
@@ -124,6 +130,8 @@ def login(request):
         user = login_with_password(request, body["email"], body["password"])
     except LoginRefused as refused:
         return api_error(str(refused), 401, error="Unauthorized")
+    except Throttled as locked:
+        return too_many_requests(locked)
     start_session(request, user)
     return JsonResponse(login_response(request, user), status=201)
 

@@ -340,6 +340,10 @@ class LockoutAdmin(admin.ModelAdmin):
     search_fields = ("subject", "address")
     actions = ("clear_action",)
 
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {**(extra_context or {}), "title": "Lock-outs: failed passwords "
+                                                 "by address (select and clear to let an address try again)"})
+
     def has_add_permission(self, request):
         return False
 
@@ -351,7 +355,7 @@ class LockoutAdmin(admin.ModelAdmin):
 
     @admin.display(description="Password of", ordering="scope")
     def what(self, row):
-        return throttle.SCOPE_LABELS.get(row.scope, row.scope)
+        return row.get_scope_display()
 
     @admin.display(description="Account or link", ordering="subject")
     def target(self, row):
@@ -360,7 +364,7 @@ class LockoutAdmin(admin.ModelAdmin):
     @staticmethod
     def describe_target(row) -> str:
         if not row.subject:
-            return "every account from this address" if row.scope == throttle.LOGIN else "every link from this address"
+            return "any account" if row.scope == throttle.LOGIN else "any shared link"
         if row.scope == throttle.SHARED_LINK:
             from media_app.models import SharedLink
 

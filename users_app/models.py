@@ -99,7 +99,7 @@ class AuthFailure(models.Model):
     """Failed password attempts of one client address: at one account or shared link (`subject`), or across
     all of them (`subject` empty). users_app.throttle counts them and locks the pair or the address."""
 
-    scope = models.CharField(max_length=20)  # throttle.LOGIN or throttle.SHARED_LINK
+    scope = models.CharField(max_length=20, choices=[("login", "Login"), ("shared-link", "Shared link")])
     subject = models.CharField(max_length=254, blank=True, help_text="Account email or shared link id; empty = "
                                "every account from this address.")
     address = models.CharField(max_length=45)

@@ -22,7 +22,6 @@ from .models import AuthFailure
 
 LOGIN = "login"
 SHARED_LINK = "shared-link"
-SCOPE_LABELS = {LOGIN: "Login", SHARED_LINK: "Shared link"}
 
 PAIR_LIMIT = 5  # failures at one account (or link) from one address
 ADDRESS_LIMIT = 20  # failures from one address across accounts (or links)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from settings_app import config_file
 from settings_app.services import SECRET_MASK, get_config, save_values
 
 from .test_dashboard import form_data, text_of, url
@@ -147,3 +148,14 @@ def test_a_scope_without_openid_is_refused(admin_client, scope):
 def test_a_scope_with_openid_anywhere_is_accepted():
     assert save_values({"oauth.scope": "email openid profile"}).ok
     assert get_config().oauth.scope == "email openid profile"
+
+
+def test_the_config_file_is_held_to_the_same_rules(use_config_file):
+    with pytest.raises(config_file.ConfigFileError) as raised:
+        use_config_file({"theme": {"customCss": "a {}\n@import 'https://evil.example/x.css';"},
+                         "server": {"externalDomain": "https://user:pass@photos.example.com"},
+                         "oauth": {"scope": "email"}})
+    problems = str(raised.value)
+    assert "Line 2: @import is not allowed" in problems
+    assert "must not contain a user name or password" in problems
+    assert "must include openid" in problems

@@ -19,6 +19,8 @@ env = environ.Env(
     SETTINGS_CONFIG_FILE=(str, ""),
     LOG_LEVEL=(str, ""),
     TIME_ZONE=(str, ""),
+    HTTPS=(bool, False),
+    TRUSTED_PROXY_COUNT=(int, 0),
 )
 
 DATA_DIR = Path(env("DATA_DIR")).resolve()
@@ -44,6 +46,18 @@ ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 CSRF_FAILURE_VIEW = "config.views.csrf_failure"
 
+# HTTPS=true for a deployment served over HTTPS (usually behind a reverse proxy that terminates TLS and
+# sets X-Forwarded-Proto): cookies only travel over HTTPS and browsers are told to use HTTPS for a year.
+HTTPS = env("HTTPS")
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31_536_000
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Reverse proxies in front of the server whose X-Forwarded-For is trusted for the client address (login
+# throttling); 0 = use the connection's address.
+TRUSTED_PROXY_COUNT = env("TRUSTED_PROXY_COUNT")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -65,6 +79,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "api_app.middleware.ApiJsonErrorsMiddleware",  # outermost but static: every /api/ answer is JSON
     "django.contrib.sessions.middleware.SessionMiddleware",

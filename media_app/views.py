@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from settings_app.services import get_config
+from users_app.throttle import Throttled, with_retry_after
 
 from .models import Asset
 from .services import sharing
@@ -226,13 +227,17 @@ def shared_link(request, key):
         return render(request, "media_app/share_expired.html", {"link": link}, status=410)
     error = ""
     status = 200
+    retry_after = None
     if request.method == "POST":
-        if sharing.password_ok(link, request.POST.get("password", "")):
-            sharing.unlock(link, request.session)
-            return redirect("media:share", key=key)
-        error, status = "Wrong password.", 401
+        try:
+            if sharing.unlock_with_password(request, link, request.POST.get("password", "")):
+                return redirect("media:share", key=key)
+            error, status = "Wrong password.", 401
+        except Throttled as locked:
+            error, status, retry_after = str(locked), 429, locked.retry_after
     if not sharing.is_unlocked(link, request.session):
-        return render(request, "media_app/share_password.html", {"link": link, "error": error}, status=status)
+        page = render(request, "media_app/share_password.html", {"link": link, "error": error}, status=status)
+        return with_retry_after(page, retry_after)
     return render(request, "media_app/share.html", {"link": link, "assets": sharing.shared_assets(link)})
 
 

@@ -120,11 +120,95 @@ def validate_bitrate(value: str) -> None:
         raise ValidationError(f"“{value}” is not a bitrate: use 0 (no limit), kbit/s (2500) or 2500k / 5M.")
 
 
+CSS_MAX_BYTES = 65536
+_CSS_COMMENT_RE = re.compile(r"/\*.*?(\*/|$)", re.DOTALL)
+_CSS_ESCAPE_RE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\r\n\f]?|(.))")
+# After comments are dropped and escapes decoded (so `u\72l(` and `@\69mport` are caught too).
+_CSS_FORBIDDEN = (
+    (re.compile(r"@import\b", re.IGNORECASE), "@import is not allowed (it loads another stylesheet)"),
+    (re.compile(r"\bexpression\s*\(", re.IGNORECASE), "expression() is not allowed (it runs script)"),
+    (re.compile(r"-moz-binding", re.IGNORECASE), "-moz-binding is not allowed (it runs script)"),
+    (re.compile(r"\bbehavior\s*:", re.IGNORECASE), "behavior: is not allowed (it runs script)"),
+)
+_CSS_URL_RE = re.compile(r"\b(url|src)\s*\(\s*(?:\"([^\"]*)\"|'([^']*)'|([^)\"'\s]*))\s*(\))?", re.IGNORECASE)
+_CSS_IMAGE_SET_RE = re.compile(r"\b(?:-webkit-)?image(?:-set)?\s*\(([^)]*)", re.IGNORECASE)
+_CSS_STRING_RE = re.compile(r"\"([^\"]*)\"|'([^']*)'")
+
+
+def _decode_css_escapes(line: str) -> str:
+    def replace(match):
+        if match.group(1):
+            code = int(match.group(1), 16)
+            return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+        return match.group(2)
+
+    return _CSS_ESCAPE_RE.sub(replace, line.rstrip("\\"))
+
+
+def _same_origin_or_data(url: str) -> bool:
+    """data: URIs and paths on this server (`/static/x.png`, `img/x.png`); not `//host/...` nor any scheme."""
+    url = url.strip()
+    if url.lower().startswith("data:"):
+        return True
+    if url.startswith(("//", "\\")) or "\\" in url:
+        return False
+    return urlsplit(url).scheme == "" and ":" not in url.split("/", 1)[0]
+
+
+def css_problems(css: str) -> list[str]:
+    """Why a custom stylesheet is refused, one message per problem with its line number; [] when fine.
+    Comments are dropped (their line breaks kept) and CSS escapes decoded before looking."""
+    without_comments = _CSS_COMMENT_RE.sub(lambda match: "\n" * match.group(0).count("\n"), css)
+    problems = []
+    for number, raw_line in enumerate(without_comments.split("\n"), start=1):
+        line = _decode_css_escapes(raw_line)
+        for pattern, reason in _CSS_FORBIDDEN:
+            if pattern.search(line):
+                problems.append(f"Line {number}: {reason}.")
+        for match in _CSS_URL_RE.finditer(line):
+            function = match.group(1).lower()
+            target = next((part for part in match.group(2, 3, 4) if part is not None), "")
+            if match.group(5) is None:
+                problems.append(f"Line {number}: {function}( is not closed on the same line; write it as "
+                                f"{function}(\"…\") on one line.")
+            elif not _same_origin_or_data(target):
+                problems.append(f"Line {number}: {function}({target}) is not allowed: only data: URIs and paths "
+                                "on this server may be loaded.")
+        for match in _CSS_IMAGE_SET_RE.finditer(line):
+            for string in _CSS_STRING_RE.finditer(match.group(1)):
+                target = string.group(1) if string.group(1) is not None else string.group(2)
+                if not _same_origin_or_data(target):
+                    problems.append(f"Line {number}: image “{target}” is not allowed: only data: URIs and paths "
+                                    "on this server may be loaded.")
+    return problems
+
+
 def validate_css(value: str) -> None:
+    size = len(value.encode())
+    if size > CSS_MAX_BYTES:  # checked before parsing anything
+        raise ValidationError(f"Custom CSS is {size:,} bytes; the limit is {CSS_MAX_BYTES:,} bytes (64 KiB).")
     # The stylesheet is served on its own, but refuse markup that could end a <style> element if any
     # page ever inlines it.
     if re.search(r"</\s*style|<!--|<script", value, re.IGNORECASE):
         raise ValidationError("Custom CSS may not contain “</style”, “<script” or “<!--”.")
+    if problems := css_problems(value):
+        raise ValidationError(problems)
+
+
+def validate_external_domain(value: str) -> None:
+    validate_url(value)
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError(
+            "The external domain must not contain a user name or password (user:pass@): it is shown in every "
+            "shared link and email.", code="url",
+        )
+
+
+def validate_oauth_scope(value: str) -> None:
+    if "openid" not in value.split():
+        raise ValidationError("The scope must include openid, e.g. “openid email profile” (this server logs in "
+                              "with OpenID Connect).")
 
 
 def validate_storage_template(value: str) -> None:
@@ -139,6 +223,8 @@ def validate_storage_template(value: str) -> None:
 FORMAT_VALIDATORS = {
     "url": validate_url,
     "url?": validate_url,
+    "domain?": validate_external_domain,
+    "scope": validate_oauth_scope,
     "cron": validate_cron,
     "time": validate_time,
     "bitrate": validate_bitrate,
@@ -366,6 +452,9 @@ class Text(Kind):
         return {
             "url": "an http(s) URL",
             "url?": "empty, or an http(s) URL",
+            "domain?": "empty, or an http(s) address without user name or password",
+            "scope": "space-separated OAuth scopes including openid",
+            "css": f"CSS, at most {CSS_MAX_BYTES:,} bytes",
             "cron": "a cron expression (minute hour day month weekday)",
             "time": "a time of day, HH:MM",
             "bitrate": "0, or a bitrate such as 2500k or 5M",
@@ -376,7 +465,7 @@ class Text(Kind):
         validators = [FORMAT_VALIDATORS[self.fmt]] if self.fmt else []
         widget = forms.Textarea(attrs={"rows": 4}) if self.multiline else forms.TextInput
         return forms.CharField(
-            max_length=self.max_length,
+            max_length=self.character_limit(),
             required=not self.blank,
             strip=self.fmt != "",
             validators=validators,
@@ -387,6 +476,19 @@ class Text(Kind):
             },
             **kwargs,
         )
+
+    def character_limit(self) -> int | None:
+        return self.max_length
+
+
+class Css(Text):
+    """Custom CSS: limited in bytes (64 KiB), which validate_css checks before looking inside."""
+
+    def __init__(self):
+        super().__init__(CSS_MAX_BYTES, fmt="css", multiline=True)
+
+    def character_limit(self):
+        return None
 
 
 class Secret(Text):

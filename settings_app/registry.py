@@ -8,7 +8,7 @@ from typing import Any
 
 from jobs_app.queues import MAX_CONCURRENCY, QUEUES
 
-from .kinds import Bool, Choice, Float, Int, Kind, MultiChoice, OptionalInt, Secret, Text, UrlList
+from .kinds import Bool, Choice, Css, Float, Int, Kind, MultiChoice, OptionalInt, Secret, Text, UrlList
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ CATEGORIES: tuple[Category, ...] = (
             "Leave empty to keep the stored secret. Optional: a public client uses PKCE."),
         Key("oauth.tokenEndpointAuthMethod", Choice(["client_secret_post", "client_secret_basic"]),
             "client_secret_post", "Token endpoint auth method"),
-        Key("oauth.scope", Text(500), "openid email profile", "Scope"),
+        Key("oauth.scope", Text(500, fmt="scope", blank=False), "openid email profile", "Scope"),
         Key("oauth.prompt", Text(100), "", "Prompt", "e.g. select_account, login, consent; empty for none."),
         Key("oauth.signingAlgorithm", Choice(SIGNING_ALGORITHMS), "RS256", "ID token signing algorithm"),
         Key("oauth.profileSigningAlgorithm", Choice(["none"] + SIGNING_ALGORITHMS), "none",
@@ -341,7 +341,7 @@ CATEGORIES: tuple[Category, ...] = (
             "Tags: {recipientName}, {albumId}, {albumName}, {baseUrl}."),
     )),
     Category("server", "Server Settings", "Manage server settings", (
-        Key("server.externalDomain", Text(2048, fmt="url?"), "", "External domain",
+        Key("server.externalDomain", Text(2048, fmt="domain?"), "", "External domain",
             "Public address used in shared links and emails; empty uses the request's host."),
         Key("server.loginPageMessage", Text(2000, multiline=True), "", "Welcome message",
             "Shown (as plain text) on the login page."),
@@ -356,7 +356,7 @@ CATEGORIES: tuple[Category, ...] = (
             "Applies to new assets; run Storage Template Migration for existing ones.", STORAGE_MIGRATION),
     )),
     Category("theme", "Theme Settings", "Manage customization of the web interface", (
-        Key("theme.customCss", Text(100_000, fmt="css", multiline=True), "", "Custom CSS",
+        Key("theme.customCss", Css(), "", "Custom CSS",
             "Applied to every page, login included."),
     )),
     Category("trash", "Trash Settings", "Manage trash settings", (

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 1.0  # how often a process checks whether another one saved settings
 SECRET_MASK = "********"
+SECRET_PLACEHOLDER_CHARACTERS = set("*•●∙·")
 
 
 # --- Reading ---------------------------------------------------------------------------------------
@@ -293,6 +294,11 @@ def _has_login_method(config: Config) -> bool:
     return bool(config.passwordLogin.enabled or config.oauth.enabled)
 
 
+def is_secret_placeholder(value) -> bool:
+    """Empty, or only mask characters (••••, ****, the history's SECRET_MASK): not a new secret."""
+    return not isinstance(value, str) or not value.strip() or set(value.strip()) <= SECRET_PLACEHOLDER_CHARACTERS
+
+
 def _show(value) -> str:
     return '""' if value == "" else str(value)
 
@@ -311,7 +317,7 @@ def save_values(
     caller, config_validate refusal or stale version stores nothing.
 
     `values` may hold any subset of keys; the rest of each touched category keeps its current value.
-    An empty secret keeps the stored secret unless its path is in `clear_secrets`. With
+    An empty or masked secret keeps the stored secret unless its path is in `clear_secrets`. With
     `keep_a_login_method`, a save that would turn off both password and OAuth login is refused (the API;
     the dashboard asks for confirmation instead)."""
     current = refresh_config()
@@ -330,8 +336,9 @@ def save_values(
     cleaned = {path: value for path, value in cleaned.items() if path not in locked}
 
     for path, value in list(cleaned.items()):
-        if KEYS_BY_PATH[path].secret and not value and path not in clear_secrets:
-            cleaned[path] = current_flat[path]  # empty secret field = keep the stored one
+        if KEYS_BY_PATH[path].secret and is_secret_placeholder(value):
+            # An empty field, "••••" or the mask a client got back never replaces the stored secret.
+            cleaned[path] = "" if path in clear_secrets else current_flat[path]
     proposed = dict(current_flat)
     proposed.update(cleaned)
     new_config = Config(_normalize(proposed))

@@ -1,6 +1,7 @@
 """The admin console (/console/): administrators list, create and edit users, reset passwords and delete
 users. "Delete" schedules the deletion (undoable until the User settings delete delay has passed);
-"Delete immediately" queues the removal at once, after a confirmation page."""
+"Delete immediately" queues the removal at once, after a confirmation page. Lock-outs lists the password
+throttling (users_app.throttle) and clears it, after a confirmation page."""
 
 import re
 from decimal import Decimal
@@ -20,8 +21,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from . import services
-from .models import GIB, ApiKey, User
+from . import services, throttle
+from .models import GIB, ApiKey, AuthFailure, User
 
 # Groups and per-model permissions play no part here: the console is open to administrators (is_admin).
 admin.site.unregister(Group)
@@ -311,3 +312,99 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # secrets are issued through POST /api/api-keys, shown once
+
+
+class LockStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return (("locked", "Locked now"), ("counting", "Not locked (counting failures)"))
+
+    def queryset(self, request, queryset):
+        locked = throttle.current_lockouts().values("pk")
+        if self.value() == "locked":
+            return queryset.filter(pk__in=locked)
+        if self.value() == "counting":
+            return queryset.exclude(pk__in=locked)
+        return queryset
+
+
+@admin.register(AuthFailure)
+class LockoutAdmin(admin.ModelAdmin):
+    """Read-only list of failed-password counters; the only action is "Clear", which forgets them."""
+
+    list_display = ("what", "target", "address", "failures", "last_failure", "status")
+    list_display_links = None
+    list_filter = (LockStatusFilter, "scope")
+    search_fields = ("subject", "address")
+    actions = ("clear_action",)
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {**(extra_context or {}), "title": "Lock-outs: failed passwords "
+                                                 "by address (select and clear to let an address try again)"})
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # "Clear" (with its own confirmation) is the way to remove rows
+
+    @admin.display(description="Password of", ordering="scope")
+    def what(self, row):
+        return row.get_scope_display()
+
+    @admin.display(description="Account or link", ordering="subject")
+    def target(self, row):
+        return self.describe_target(row)
+
+    @staticmethod
+    def describe_target(row) -> str:
+        if not row.subject:
+            return "any account" if row.scope == throttle.LOGIN else "any shared link"
+        if row.scope == throttle.SHARED_LINK:
+            from media_app.models import SharedLink
+
+            link = SharedLink.objects.filter(pk=row.subject).first()
+            return f"shared link #{row.subject}" + (f" ({link.description})" if link and link.description else "")
+        return row.subject
+
+    @admin.display(description="Last failure", ordering="last_failure_at")
+    def last_failure(self, row):
+        return when(row.last_failure_at)
+
+    @admin.display(description="Status", ordering="locked_until")
+    def status(self, row):
+        if row.locked_until and row.locked_until > timezone.now():
+            return f"Locked until {when(row.locked_until)}"
+        return "Not locked"
+
+    @admin.action(description="Clear selected lock-outs…")
+    def clear_action(self, request, queryset):
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        return redirect(reverse("admin:users_app_authfailure_clear") + f"?ids={ids}")
+
+    def get_urls(self):
+        extra = [path("clear/", self.admin_site.admin_view(self.clear_view), name="users_app_authfailure_clear")]
+        return extra + super().get_urls()
+
+    def clear_view(self, request):
+        source = request.POST if request.method == "POST" else request.GET
+        ids = [int(part) for part in source.get("ids", "").split(",") if part.strip().isdigit()]
+        rows = list(AuthFailure.objects.filter(pk__in=ids))
+        if request.method == "POST" and source.get("confirm") == "yes" and rows:
+            cleared = throttle.clear(row.pk for row in rows)
+            self.message_user(request, f"Cleared {cleared} lock-out{'s' if cleared != 1 else ''}: those addresses "
+                              "can try their passwords again.", messages.SUCCESS)
+            return redirect("admin:users_app_authfailure_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Clear lock-outs",
+            "opts": self.opts,
+            "rows": [(row, self.describe_target(row), self.status(row)) for row in rows],
+            "ids": ",".join(str(row.pk) for row in rows),
+        }
+        return TemplateResponse(request, "admin/users_app/authfailure/clear_confirmation.html", context)

@@ -16,6 +16,7 @@ from api_app.errors import ApiError
 
 from .models import ApiKey
 from .services import LoginRefused, end_access_token, login_with_password
+from .throttle import Throttled
 
 API_KEY_NOT_FOUND = "API Key not found"
 # This server has no per-endpoint permission checks, so a narrower key would silently act as "all".
@@ -79,6 +80,8 @@ def login(request, credentials: LoginCredentialDto):
         user = login_with_password(request, credentials.email, credentials.password)
     except LoginRefused as refused:
         raise ApiError(401, str(refused))
+    except Throttled as locked:  # too many failures from this address: the password was not even checked
+        raise ApiError(429, str(locked), headers={"Retry-After": str(locked.retry_after)})
     start_session(request, user)
     return Status(201, login_response(request, user))
 

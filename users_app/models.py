@@ -93,3 +93,26 @@ class ApiKey(models.Model):
             user=user, name=name, key_hash=hash_api_key(secret), permissions=permissions or ["all"]
         )
         return key, secret
+
+
+class AuthFailure(models.Model):
+    """Failed password attempts of one client address: at one account or shared link (`subject`), or across
+    all of them (`subject` empty). users_app.throttle counts them and locks the pair or the address."""
+
+    scope = models.CharField(max_length=20, choices=[("login", "Login"), ("shared-link", "Shared link")])
+    subject = models.CharField(max_length=254, blank=True, help_text="Account email or shared link id; empty = "
+                               "every account from this address.")
+    address = models.CharField(max_length=45)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField(default=timezone.now)
+    last_failure_at = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "subject", "address"], name="auth_failure_unique")]
+        ordering = ["-last_failure_at"]
+        verbose_name = "lock-out"
+        verbose_name_plural = "lock-outs"
+
+    def __str__(self):
+        return f"{self.scope} {self.subject or '(any account)'} from {self.address}"

@@ -821,10 +821,7 @@ def check_configuration(oauth, redirect_uri: str) -> CheckReport:
         report.problems.append(f"The provider does not accept the token endpoint auth method {method} "
                                f"(it offers {', '.join(provider.auth_methods)}).")
     report.facts.append(("Client authentication", "public client (PKCE only)" if method == "none" else method))
-    requested = oauth.scope.split()
-    if "openid" not in requested:
-        report.problems.append("The scope must include openid.")
-    unknown = [scope for scope in requested if provider.scopes and scope not in provider.scopes]
+    unknown = [scope for scope in oauth.scope.split() if provider.scopes and scope not in provider.scopes]
     if unknown:
         report.warnings.append(f"The provider does not list these scopes: {', '.join(unknown)}.")
     report.facts.append(("Would request", _with_query(provider.authorization_endpoint, {

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from settings_app.services import get_config, locked_paths, save_values
 
+from . import throttle
 from .models import ApiKey, hash_api_key
 
 PASSWORD_LOGIN_DISABLED = "Password login has been disabled"
@@ -38,12 +39,18 @@ def password_login_enabled() -> bool:
 
 
 def login_with_password(request, email: str, password: str):
-    """The user for these credentials, or LoginRefused with the reason to show."""
+    """The user for these credentials, or LoginRefused with the reason to show; throttle.Throttled (429)
+    after repeated failures from the client's address."""
     if not password_login_enabled():
         raise LoginRefused(PASSWORD_LOGIN_DISABLED)
-    user = authenticate(request, username=(email or "").strip().lower(), password=password)
+    email = (email or "").strip().lower()
+    guess = throttle.attempt(request, throttle.LOGIN, email)
+    throttle.check(guess)
+    user = authenticate(request, username=email, password=password)
     if user is None or user.deleted_at is not None:
+        throttle.record_failure(guess)
         raise LoginRefused("Incorrect email or password")
+    throttle.record_success(guess)
     return user
 
 

@@ -8,6 +8,7 @@ from settings_app.services import get_config
 
 from .oauth import SESSION_ID_TOKEN, auto_launch, end_session_url, start_url
 from .services import PASSWORD_LOGIN_DISABLED, LoginRefused, login_with_password, password_login_enabled
+from .throttle import Throttled, with_retry_after
 
 
 class LoginForm(forms.Form):
@@ -30,6 +31,7 @@ def login_view(request):
     form = LoginForm(request.POST or None)
     error = ""
     status = 200
+    retry_after = None
     if request.method == "POST":
         if not password_login_enabled():
             error, status = PASSWORD_LOGIN_DISABLED, 401  # refused whatever was posted
@@ -38,6 +40,8 @@ def login_view(request):
                 user = login_with_password(request, form.cleaned_data["email"], form.cleaned_data["password"])
             except LoginRefused as refused:
                 error, status = str(refused), 401
+            except Throttled as locked:
+                error, status, retry_after = str(locked), 429, locked.retry_after
             else:
                 login(request, user)
                 target = request.GET.get("next", "/")
@@ -46,7 +50,7 @@ def login_view(request):
                 return redirect(target)
         else:
             status = 400
-    return render(
+    page = render(
         request,
         "users_app/login.html",
         {
@@ -58,6 +62,7 @@ def login_view(request):
         },
         status=status,
     )
+    return with_retry_after(page, retry_after)
 
 
 @require_POST

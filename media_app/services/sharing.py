@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from settings_app.services import get_config
+from users_app import throttle
 
 from ..models import Asset, SharedLink
 from .timeline import timeline_assets
@@ -48,16 +49,21 @@ def is_expired(link: SharedLink, now=None) -> bool:
     return link.expires_at is not None and link.expires_at <= (now or timezone.now())
 
 
-def password_ok(link: SharedLink, password: str) -> bool:
-    return bool(link.password_hash) and check_password(password, link.password_hash)
-
-
 def is_unlocked(link: SharedLink, session) -> bool:
     return not link.password_hash or link.key in session.get(SESSION_KEY, [])
 
 
-def unlock(link: SharedLink, session) -> None:
-    session[SESSION_KEY] = [*session.get(SESSION_KEY, []), link.key]
+def unlock_with_password(request, link: SharedLink, password: str) -> bool:
+    """Open the link for this browser session when the password is right. Wrong passwords are counted per
+    link and client address: throttle.Throttled (429) after repeated failures."""
+    guess = throttle.attempt(request, throttle.SHARED_LINK, link.pk)
+    throttle.check(guess)
+    if not (link.password_hash and check_password(password, link.password_hash)):
+        throttle.record_failure(guess)
+        return False
+    throttle.record_success(guess)
+    request.session[SESSION_KEY] = [*request.session.get(SESSION_KEY, []), link.key]
+    return True
 
 
 def shared_assets(link: SharedLink):

@@ -12,6 +12,8 @@ from media_app.models import Asset, SharedLink
 from media_app.services import sharing
 from settings_app.services import save_values
 from tests.media_app.photo_assets import PHOTOS, add_asset
+from users_app import throttle
+from users_app.models import AuthFailure
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +86,29 @@ def test_password_protected_link(user_client, two):
     assert len(re.findall(r"data-asset-id", visitor.get(f"/share/{key}/").content.decode())) == 2
     assert visitor.get(f"/share/{key}/{two[0].id}/thumbnail/").status_code == 200
     assert "open sesame" not in SharedLink.objects.get(key=key).password_hash
+
+
+def test_link_passwords_are_throttled_per_link_and_address(user_client, admin_client, two):
+    key = share(user_client, two, password="open sesame").json()["key"]
+    other_key = share(user_client, two[:1], password="other one").json()["key"]
+    guesser = Client(REMOTE_ADDR="203.0.113.7")
+    for _ in range(throttle.PAIR_LIMIT - 1):
+        assert guesser.post(f"/share/{key}/", {"password": "guess"}).status_code == 401
+    locked = guesser.post(f"/share/{key}/", {"password": "guess"})
+    assert locked.status_code == 429 and 850 <= int(locked["Retry-After"]) <= 900
+    assert "Too many wrong passwords for this link from your address. Try again in 15 minutes." in (
+        locked.content.decode())
+    assert guesser.post(f"/share/{key}/", {"password": "open sesame"}).status_code == 429  # not even checked
+    assert guesser.post(f"/share/{other_key}/", {"password": "other one"}).status_code == 302  # another link
+    friend = Client(REMOTE_ADDR="198.51.100.20")  # the right password from another address still opens it
+    assert friend.post(f"/share/{key}/", {"password": "open sesame"})["Location"] == f"/share/{key}/"
+    # The owner's administrator clears the lock-out in the console; the address may try again.
+    page = admin_client.get("/console/users_app/authfailure/?status=locked").content.decode()
+    link_id = SharedLink.objects.get(key=key).pk
+    assert f"shared link #{link_id}" in page and "203.0.113.7" in page
+    row = AuthFailure.objects.get(scope=throttle.SHARED_LINK, subject=str(link_id))
+    admin_client.post("/console/users_app/authfailure/clear/", {"ids": str(row.pk), "confirm": "yes"})
+    assert guesser.post(f"/share/{key}/", {"password": "open sesame"}).status_code == 302
 
 
 def test_only_own_assets_can_be_shared(two, django_user_model):

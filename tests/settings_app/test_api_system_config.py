@@ -42,6 +42,8 @@ def get_path(config: dict, path: str):
 TEXT_SAMPLES = {
     "url": "https://tiles.example.com/v1/style/custom.json",
     "url?": "https://photos.example.com",
+    "domain?": "https://photos.example.com",
+    "scope": "openid email",
     "cron": "0 3 * * 1",
     "time": "02:30",
     "bitrate": "5M",

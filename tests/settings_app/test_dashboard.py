@@ -89,6 +89,8 @@ def field_marked_unsaved(response, column: str) -> bool:
 TEXT_SAMPLES = {
     "url": "https://tiles.example.com/style.json",
     "url?": "https://photos.example.com",
+    "domain?": "https://photos.example.com",
+    "scope": "openid email",
     "cron": "5 4 * * 1",
     "time": "01:30",
     "bitrate": "5M",

@@ -40,6 +40,7 @@ def _panel_context(message: str = "", message_level: str = "success") -> dict:
         "polling": enqueueing or any(status.counts.active or status.counts.waiting or status.counts.delayed
                                      for status in statuses),
         "workers": services.live_workers(),
+        "stuck_jobs": services.stuck_job_count(),
         "failed": services.failed_jobs(limit=50),
         "schedules": schedules.overview(),
         "time_zone": settings.TIME_ZONE,
@@ -85,3 +86,9 @@ def retry_job(request, job_id):
     except services.JobCommandError as error:
         message, level = str(error), "error"
     return _answer(request, message, level)
+
+
+@admin_required
+@require_POST
+def requeue_stuck_jobs(request):
+    return _answer(request, services.requeue_stuck_jobs(), "success")

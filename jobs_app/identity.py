@@ -24,13 +24,14 @@ def _read(path: Path) -> str:
 
 
 def process_start(pid: int) -> str:
-    """The start time of process `pid` (clock ticks since boot), or "" if no such process."""
+    """The start time of process `pid` (clock ticks since boot), or "" if no such process runs (a zombie
+    that nobody has reaped yet does not run)."""
     stat = _read(PROC / str(pid) / "stat")
-    if not stat:
-        return ""
     # The command name (field 2) may hold spaces and parentheses: fields are counted after its last ")".
     fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else ""
+    if len(fields) <= 19 or fields[0] in ("Z", "X"):
+        return ""
+    return fields[19]
 
 
 def process_table_scope() -> str:

@@ -10,7 +10,7 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-worker_id = ""  # "<host>:<pid>:<start>" of the instance (jobs_app.identity); claims and leases are recorded under it
+worker_id = ""  # the instance's "<host>:<pid>:<scope>.<start>" (jobs_app.identity): claims and leases name it
 max_processes = 0  # this machine's cap on pool processes, hence on the jobs it holds at once (0: no cap)
 _wake = None  # multiprocessing.Event
 _new_work = threading.Event()  # in the claiming process: Redis said jobs were queued somewhere

@@ -10,6 +10,8 @@ from jobs_app import conf, engine, identity, runner, services
 from jobs_app.models import Job, WorkerHeartbeat
 from settings_app.services import save_values
 
+from .conftest import wait_for
+
 pytestmark = pytest.mark.django_db
 QUEUE = "thumbnailGeneration"
 
@@ -210,3 +212,15 @@ def test_stuck_jobs_are_the_active_ones_without_a_live_worker_and_requeue_withou
                         unknown.pk: (Job.WAITING, 0, "")}
     assert services.stuck_job_count() == 0
     assert services.requeue_stuck_jobs() == "No stuck jobs: every active job belongs to a running worker."
+
+
+def test_a_worker_that_exited_but_was_not_reaped_yet_counts_as_gone():
+    me = identity.current()
+    child = subprocess.Popen(["sh", "-c", "read line; exit 0"], stdin=subprocess.PIPE)
+    started = identity.process_start(child.pid)
+    assert started
+    child.stdin.close()  # it exits; not waited for, so it stays a zombie
+    wait_for(lambda: identity.process_start(child.pid) == "", message="the child to exit")
+    assert (identity.PROC / str(child.pid)).exists()  # still in the process table
+    assert identity.is_gone(str(identity.WorkerIdentity(me.host, child.pid, me.scope, started)), me)
+    assert child.wait() == 0

@@ -30,14 +30,15 @@ def test_a_worker_restarted_after_kill_9_runs_its_predecessors_job_at_once(admin
 
     os.killpg(first.pid, signal.SIGKILL)  # the whole runjobs, pool included, as a crash or OOM kill would
     first.wait()
-    restarted_at = time.time()
+    killed_at = time.time()
     start_worker(env=long_lease)
     up_at = time.time()
     wait_for(lambda: len(probe_log.starts(job.pk)) == 2, timeout=15, message="the job to run again")
     wait_for(lambda: Job.objects.get(pk=job.pk).status == Job.COMPLETED, message="the job to finish")
 
     rerun_at = probe_log.starts(job.pk)[1][2]
-    assert rerun_at - up_at < 2.0 and rerun_at - restarted_at < 10  # not after the 60 s lease
+    # At once: not after the 60 s lease (the new process itself may take a few seconds to boot).
+    assert rerun_at - up_at < 2.0 and rerun_at - killed_at < 30
     job.refresh_from_db()
     assert (job.runs, job.lost) == (2, 1)  # counted as lost once
     assert probe_log.effect_keys() == ["the-effect"]
@@ -93,7 +94,7 @@ def test_an_outcome_that_cannot_be_written_lets_the_lease_lapse_and_the_job_runs
     first_end, second_start = probe_log.ends(job.pk)[0][2], probe_log.starts(job.pk)[1][2]
     assert second_start - first_end >= 3.0  # the write was tried again (0.5 + 1 + 2 s) before letting go
     output = worker_output(worker)
-    assert "writing its outcome failed" in output and "disk" in output
+    assert "writing its outcome failed" in output and "(simulated)" in output
     assert "its outcome could not be written" in output
     assert worker.poll() is None
 

@@ -26,11 +26,18 @@ class JobBroker(Broker):
         self.queue_names = tuple(queue_names)
         self._listening = False
         self._empty_until: dict[str, float] = {}
+        self._turn = 0
         super().__init__(list_key=list_key)
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        self.queue_names, self._listening, self._empty_until = tuple(QUEUES_BY_NAME), False, {}
+        self.queue_names, self._listening, self._empty_until, self._turn = tuple(QUEUES_BY_NAME), False, {}, 0
+
+    def queues_in_turn(self) -> tuple[str, ...]:
+        """The queues, starting one further each pass: when the machine's processes are fewer than the
+        work, no queue always comes last."""
+        self._turn = (self._turn + 1) % len(self.queue_names)
+        return self.queue_names[self._turn:] + self.queue_names[:self._turn]
 
     @staticmethod
     def get_connection(list_key: str = None):
@@ -47,8 +54,12 @@ class JobBroker(Broker):
             self._empty_until.clear()
         skip = {name for name, until in self._empty_until.items() if until > now}
         empty = set()
+        capacity = shared.free_processes()
+        if capacity == 0:  # every process of this machine is busy: a finishing job wakes us
+            shared.wait_for_wake(conf.POLL_SECONDS)
+            return None
         try:
-            claims = engine.claim_ready(self.queue_names, shared.worker_id, skip, empty)
+            claims = engine.claim_ready(self.queues_in_turn(), shared.worker_id, skip, empty, capacity)
         except DatabaseError as error:
             log.warning("could not claim jobs: %s", error)
             close_old_connections()

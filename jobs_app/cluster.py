@@ -4,10 +4,13 @@ processes) serving every queue, with what django-q2 lacks for Immich's live conc
 - the pusher's broker (jobs_app.broker) claims only what each queue's current limit allows, so a saved
   concurrency applies within about a second, without a restart;
 - the pool is elastic: it grows as soon as more jobs are in flight (a raised limit never waits for a
-  restart) and retires idle processes later;
+  restart) and retires idle processes later; it never exceeds --max-processes, and the broker claims
+  only what fits;
 - a pool process that dies mid-job (kill -9) has its job queued again at once; a whole machine that
-  dies loses its leases, and the other machines run its jobs;
-- the guard loop renews this instance's leases, reports its heartbeat and runs the cron scheduler;
+  dies loses its leases, and the other machines run its jobs; a worker restarted on the same machine
+  runs the jobs of its dead predecessor at once;
+- the guard loop renews the leases of the jobs its live pool processes are running (and no others),
+  reports its heartbeat and runs the cron scheduler;
 - stopping (SIGTERM/SIGINT) claims nothing more, lets running jobs finish for a grace period, then
   hands back whatever is left.
 
@@ -19,12 +22,12 @@ import logging
 import os
 import queue as queue_module
 import signal
-import socket
 import time
 import uuid
 from datetime import timedelta
 
 from django import db
+from django.db.models.functions import Now
 from django.utils import timezone
 from django_q.cluster import Sentinel, get_mp_context
 from django_q.conf import Conf
@@ -33,7 +36,7 @@ from django_q.worker import worker
 
 from settings_app.services import get_config
 
-from . import conf, engine, schedules, shared
+from . import conf, engine, identity, schedules, shared
 from .broker import JobBroker
 from .models import Job, QueueRun, WorkerHeartbeat
 
@@ -54,10 +57,11 @@ def _die_with_parent() -> None:
         pass
 
 
-def _child_main(parent_pid, target, *args):
+def _child_main(parent_pid, job_slot, target, *args):
     _die_with_parent()
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
+    shared.use_current_job_slot(job_slot)
     # The sentinel's own handlers (graceful stop) must not be inherited: a pool process ignores Ctrl+C
     # (the sentinel decides when it stops) and dies on SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -66,9 +70,11 @@ def _child_main(parent_pid, target, *args):
 
 
 class JobSentinel(Sentinel):
-    def __init__(self, queue_names, *, run_scheduler: bool = True, grace: float = conf.STOP_GRACE_SECONDS):
+    def __init__(self, queue_names, *, run_scheduler: bool = True, grace: float = conf.STOP_GRACE_SECONDS,
+                 max_processes: int = conf.MAX_PROCESSES):
         context = get_mp_context()
         self.queue_names = tuple(queue_names)
+        self.max_processes = max_processes
         self.run_scheduler = run_scheduler
         self.grace = grace
         self.retiring = 0
@@ -79,9 +85,9 @@ class JobSentinel(Sentinel):
         super().__init__(context.Event(), context.Event(), uuid.uuid4(), broker=JobBroker(self.queue_names),
                          start=False)
         self.task_queue = Queue()  # unbounded: the pool is sized to the jobs in flight instead
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
-        self.started_at = timezone.now()
-        shared.install(self.worker_id, context.Event(), context.Value("i", 0))
+        self.identity = identity.current()
+        self.worker_id = str(self.identity)
+        shared.install(self.worker_id, context.Event(), context.Value("i", 0), max_processes)
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
 
@@ -97,9 +103,12 @@ class JobSentinel(Sentinel):
 
     def spawn_process(self, target, *args):
         db.connections.close_all()  # a forked child must not share this process's database sockets
-        process = get_mp_context().Process(target=_child_main, args=(os.getpid(), target, *args),
-                                           name=f"Process-{uuid.uuid4().hex}")
+        context = get_mp_context()
+        job_slot = context.Value("q", 0, lock=False) if target == worker else None
+        process = context.Process(target=_child_main, args=(os.getpid(), job_slot, target, *args),
+                                  name=f"Process-{uuid.uuid4().hex}")
         process.daemon = True
+        process.job_slot = job_slot
         if target == worker:
             process.daemon = Conf.DAEMONIZE_WORKERS
             process.timer = args[2]
@@ -112,7 +121,12 @@ class JobSentinel(Sentinel):
         super().spawn_cluster()
 
     def target_pool_size(self) -> int:
-        return max(1, shared.in_flight() + conf.SPARE_WORKERS)
+        return max(1, min(self.max_processes, shared.in_flight() + conf.SPARE_WORKERS))
+
+    def running_jobs(self) -> list[tuple[int, int]]:
+        """(pid, job id) of each live pool process running a job: the leases worth renewing."""
+        return [(process.pid, process.job_slot.value) for process in self.pool
+                if process.is_alive() and process.job_slot.value]
 
     def replace_worker(self, process) -> None:
         timer = process.timer.value
@@ -156,8 +170,9 @@ class JobSentinel(Sentinel):
 
     def guard(self):
         self.start_event.set()
-        log.info("job worker %s serving %d queue(s)%s", self.worker_id, len(self.queue_names),
-                 " with the scheduler" if self.run_scheduler else "")
+        log.info("job worker %s serving %d queue(s) with up to %d process(es)%s", self.worker_id,
+                 len(self.queue_names), self.max_processes, " with the scheduler" if self.run_scheduler else "")
+        self.safely(engine.release_gone_workers, self.identity)
         self.heartbeat()
         last = time.monotonic()
         next_heartbeat = next_tick = last
@@ -198,19 +213,18 @@ class JobSentinel(Sentinel):
         # Late (this process or the database stalled): the other workers could not renew their leases
         # either, so give them one more round before treating lapsed leases as dead workers.
         on_time = started - self.last_heartbeat <= 2 * conf.HEARTBEAT_SECONDS + 1
-        self.safely(engine.renew_leases, self.worker_id)
+        self.safely(engine.renew_leases, self.worker_id, self.running_jobs())
         self.safely(self._save_heartbeat)
         if on_time and time.monotonic() - started <= conf.HEARTBEAT_SECONDS:
             self.safely(engine.reclaim_expired)
         self.last_heartbeat = time.monotonic()
 
     def _save_heartbeat(self) -> None:
-        WorkerHeartbeat.objects.update_or_create(
-            worker_id=self.worker_id,
-            defaults={"hostname": socket.gethostname(), "pid": os.getpid(), "queues": list(self.queue_names),
-                      "pool_size": len(self.pool) - self.retiring, "in_flight": shared.in_flight(),
-                      "started_at": self.started_at, "last_seen": timezone.now()},
-        )
+        # On the database's clock, as every reader compares it with that clock.
+        report = {"hostname": self.identity.host, "pid": self.identity.pid, "queues": list(self.queue_names),
+                  "pool_size": len(self.pool) - self.retiring, "in_flight": shared.in_flight(), "last_seen": Now()}
+        if not WorkerHeartbeat.objects.filter(worker_id=self.worker_id).update(**report):
+            WorkerHeartbeat.objects.create(worker_id=self.worker_id, started_at=Now(), **report)
 
     # --- stopping ------------------------------------------------------------------------------------
 
@@ -227,7 +241,7 @@ class JobSentinel(Sentinel):
         next_heartbeat = 0.0
         while any(process.is_alive() for process in self.pool) and time.monotonic() < deadline and not self.hurry:
             if time.monotonic() >= next_heartbeat:  # keep the leases of the jobs still finishing
-                self.safely(engine.renew_leases, self.worker_id)
+                self.safely(engine.renew_leases, self.worker_id, self.running_jobs())
                 next_heartbeat = time.monotonic() + conf.HEARTBEAT_SECONDS
             time.sleep(0.1)
         unfinished = [process for process in self.pool if process.is_alive()]

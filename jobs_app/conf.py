@@ -22,6 +22,13 @@ POLL_SECONDS = _seconds("JOBS_POLL_SECONDS", 0.25)
 SCHEDULER_TICK_SECONDS = _seconds("JOBS_SCHEDULER_TICK_SECONDS", 1.0)
 # How long a stopping worker lets running jobs finish before it hands them back to the queue.
 STOP_GRACE_SECONDS = _seconds("JOBS_STOP_GRACE_SECONDS", 12)
+# An outcome (done/failed) the database refuses is written again this many times in all, after pauses of
+# OUTCOME_RETRY_SECONDS, doubling; then the job is let go and runs again once its lease lapses.
+OUTCOME_WRITE_ATTEMPTS = 4
+OUTCOME_RETRY_SECONDS = 0.5
+# Pool processes of one `runjobs` machine at most (`runjobs --max-processes`), whatever the cluster-wide
+# concurrencies add up to: the machine claims only as many jobs as it has room for.
+MAX_PROCESSES = int(os.environ.get("JOBS_MAX_PROCESSES") or os.cpu_count() or 1)
 # A job whose worker died this many times is failed instead of tried again (it may be what kills them).
 MAX_LOST = int(os.environ.get("JOBS_MAX_LOST", 3))
 # Finished jobs are kept this long for the throughput graph, the progress bar and the "completed" count.

@@ -6,6 +6,7 @@ import functools
 import logging
 import random
 import time
+from datetime import UTC, datetime
 
 from django.db import OperationalError, close_old_connections, connection
 
@@ -38,6 +39,16 @@ def retry_on_busy(func):
 
     return wrapper
 
+
+def database_now() -> datetime:
+    """The database's clock: the one clock every worker machine shares (leases are compared with it, never
+    with a machine's own clock). With SQLite it is this machine's clock, as every process is on it."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT STRFTIME('%Y-%m-%d %H:%M:%f', 'now')")
+            return datetime.fromisoformat(cursor.fetchone()[0]).replace(tzinfo=UTC)
+        cursor.execute("SELECT STATEMENT_TIMESTAMP()")
+        return cursor.fetchone()[0]
 
 
 def locked_row(model, **lookup):

@@ -15,7 +15,7 @@ from django.utils import timezone
 from settings_app.registry import KEYS_BY_PATH
 from settings_app.services import get_config
 
-from . import conf, shared
+from . import conf, engine, shared
 from .db import retry_on_busy
 from .engine import concurrency_of
 from .models import Job, QueueRun, QueueState, WorkerHeartbeat
@@ -251,8 +251,22 @@ def jobs_of(queue_name: str, status: str, limit: int = 1000) -> list[Job]:
 
 
 def live_workers() -> list[WorkerHeartbeat]:
-    since = timezone.now() - timedelta(seconds=conf.WORKER_ALIVE_SECONDS)
-    return list(WorkerHeartbeat.objects.filter(last_seen__gte=since).order_by("hostname", "pid"))
+    return list(engine.live_worker_rows().order_by("hostname", "pid"))
+
+
+def stuck_job_count() -> int:
+    """Active jobs whose worker is gone (normally their leases lapse and they run again by themselves)."""
+    return engine.orphaned_jobs().count()
+
+
+def requeue_stuck_jobs() -> str:
+    """The administrator's "requeue stuck jobs": active jobs whose worker is gone wait to run again."""
+    count = engine.requeue_orphaned_jobs()
+    if count:
+        shared.publish()
+    if not count:
+        return "No stuck jobs: every active job belongs to a running worker."
+    return f"{count} stuck job{'s' if count != 1 else ''} queued again."
 
 
 # --- Commands ----------------------------------------------------------------------------------------

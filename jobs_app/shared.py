@@ -10,16 +10,34 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-worker_id = ""  # "<host>:<pid>" of the instance; claims and leases are recorded under it
+worker_id = ""  # the instance's "<host>:<pid>:<scope>.<start>" (jobs_app.identity): claims and leases name it
+max_processes = 0  # this machine's cap on pool processes, hence on the jobs it holds at once (0: no cap)
 _wake = None  # multiprocessing.Event
 _new_work = threading.Event()  # in the claiming process: Redis said jobs were queued somewhere
 _in_flight = None  # multiprocessing.Value: jobs claimed by this instance and not finished yet
+_current_job = None  # in a pool process, multiprocessing.Value: the id of the job it runs now (0: none)
 _redis = None
 
 
-def install(instance_id: str, wake_event, in_flight_counter) -> None:
-    global worker_id, _wake, _in_flight
-    worker_id, _wake, _in_flight = instance_id, wake_event, in_flight_counter
+def install(instance_id: str, wake_event, in_flight_counter, process_cap: int = 0) -> None:
+    global worker_id, _wake, _in_flight, max_processes
+    worker_id, _wake, _in_flight, max_processes = instance_id, wake_event, in_flight_counter, process_cap
+
+
+def free_processes() -> int | None:
+    """How many more jobs this machine may hold now; None without a cap."""
+    return max(0, max_processes - in_flight()) if max_processes else None
+
+
+def use_current_job_slot(slot) -> None:
+    """In a pool process: where it tells the sentinel which job it runs (the sentinel renews that lease)."""
+    global _current_job
+    _current_job = slot
+
+
+def set_current_job(job_id: int) -> None:
+    if _current_job is not None:
+        _current_job.value = job_id
 
 
 def in_flight() -> int:

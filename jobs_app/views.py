@@ -41,6 +41,7 @@ def _panel_context(message: str = "", message_level: str = "success") -> dict:
                                      for status in statuses),
         "workers": services.live_workers(),
         "supervisor_notes": supervision.notes(),
+        "stuck_jobs": services.stuck_job_count(),
         "failed": services.failed_jobs(limit=50),
         "schedules": schedules.overview(),
         "time_zone": settings.TIME_ZONE,
@@ -86,3 +87,9 @@ def retry_job(request, job_id):
     except services.JobCommandError as error:
         message, level = str(error), "error"
     return _answer(request, message, level)
+
+
+@admin_required
+@require_POST
+def requeue_stuck_jobs(request):
+    return _answer(request, services.requeue_stuck_jobs(), "success")

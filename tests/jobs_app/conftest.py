@@ -22,6 +22,7 @@ FAST_WORKER_ENV = {
     "JOBS_POLL_SECONDS": "0.05",
     "JOBS_SCHEDULER_TICK_SECONDS": "0.2",
     "JOBS_STOP_GRACE_SECONDS": "5",
+    "JOBS_MAX_PROCESSES": "8",  # the concurrency tests go beyond this machine's CPU count
 }
 
 

@@ -2,7 +2,8 @@
 
 TestProbe appends "start"/"end" lines (job id, wall-clock time, pid) to a log file, so that a test can
 compute how many jobs ran at once across every worker process, and applies an idempotent effect half-way
-(a key recorded once in an effects file, however often the job runs)."""
+(a key recorded once in an effects file, however often the job runs). With a "release" path it runs until
+that file exists."""
 
 import fcntl
 import os
@@ -38,6 +39,10 @@ def probe(job):
     if data.get("effects"):
         apply_effect_once(Path(data["effects"]), str(data.get("key", job.pk)))
     time.sleep(seconds / 2)
+    if data.get("release"):  # held until the test creates this file (a minute at most)
+        deadline = time.monotonic() + 60
+        while not Path(data["release"]).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
     append_line(log, f"end {job.pk} {time.time():.6f} {os.getpid()}")
     if data.get("fail"):
         raise RuntimeError(data["fail"])

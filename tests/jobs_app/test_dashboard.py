@@ -127,3 +127,36 @@ def test_commands_need_the_csrf_token(admin_user):
     assert browser.post(f"{URL}queues/library/pause/").status_code == 403
     page = browser.get(URL).content.decode()
     assert 'hx-headers=\'{"X-CSRFToken":' in page
+
+
+def test_stuck_jobs_are_counted_and_requeued_after_a_confirmation(admin_client, htmx_headers, client, user_client):
+    assert 'data-testid="stuck-jobs"' not in panel(admin_client, htmx_headers)
+    WorkerHeartbeat.objects.create(worker_id="live:1", hostname="live", pid=1, last_seen=timezone.now())
+    live, stuck = services.enqueue("library", "TestNoop"), services.enqueue("library", "TestNoop")
+    Job.objects.filter(pk=live.pk).update(status=Job.ACTIVE, claimed_by="live:1", claim_token="t")
+    Job.objects.filter(pk=stuck.pk).update(status=Job.ACTIVE, claimed_by="gone-host:7", claim_token="t")
+
+    banner = re.search(r'<div class="alert error" role="alert" data-testid="stuck-jobs">.*?</div>',
+                       panel(admin_client, htmx_headers), re.S).group(0)
+    assert "1 active job without a running worker" in banner
+    assert 'hx-post="/admin/jobs/stuck/requeue/"' in banner and "csrfmiddlewaretoken" in banner
+    assert 'hx-confirm="Queue the 1 stuck job again?' in banner
+    assert 'data-confirm="Queue the 1 stuck job again?' in banner
+
+    assert client.post(f"{URL}stuck/requeue/").status_code == 302  # to the login page
+    assert user_client.post(f"{URL}stuck/requeue/").status_code == 403
+    assert admin_client.get(f"{URL}stuck/requeue/").status_code == 405
+    assert Job.objects.get(pk=stuck.pk).status == Job.ACTIVE
+
+    html = admin_client.post(f"{URL}stuck/requeue/", **htmx_headers).content.decode()
+    assert "1 stuck job queued again." in html and 'data-testid="stuck-jobs"' not in html
+    assert Job.objects.get(pk=stuck.pk).status == Job.WAITING and Job.objects.get(pk=live.pk).status == Job.ACTIVE
+
+
+def test_requeueing_stuck_jobs_needs_the_csrf_token(admin_user):
+    job = services.enqueue("library", "TestNoop")
+    Job.objects.filter(pk=job.pk).update(status=Job.ACTIVE, claimed_by="gone-host:7", claim_token="t")
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+    assert browser.post(f"{URL}stuck/requeue/").status_code == 403
+    assert Job.objects.get(pk=job.pk).status == Job.ACTIVE

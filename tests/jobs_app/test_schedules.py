@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from jobs_app import schedules
+from jobs_app.identity import WorkerIdentity
 from jobs_app.models import Job, QueueRun, Schedule
 from settings_app.services import get_config, save_values
 
@@ -142,4 +143,4 @@ def test_two_worker_processes_run_a_schedule_once_per_due_time(start_worker):
                  message="the version check to finish")
     assert Job.objects.filter(name="VersionCheck").count() == 3
     last_runner = Schedule.objects.get(name="versionCheck").last_run_by
-    assert int(last_runner.rsplit(":", 1)[1]) in {worker.pid for worker in workers}
+    assert WorkerIdentity.parse(last_runner).pid in {worker.pid for worker in workers}

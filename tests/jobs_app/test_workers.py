@@ -9,6 +9,7 @@ import time
 import pytest
 
 from jobs_app import services
+from jobs_app.identity import WorkerIdentity
 from jobs_app.models import Job
 from settings_app.services import save_values
 
@@ -119,7 +120,7 @@ def test_a_worker_machine_killed_mid_job_has_its_job_run_by_another(admin_user, 
     (job,) = enqueue_probes(probe_log, 1, seconds=2.0, key="the-effect")
     wait_for(lambda: "the-effect" in probe_log.effect_keys(), message="the job's effect (half-way)")
     job.refresh_from_db()
-    holder = workers.pop(int(job.claimed_by.rsplit(":", 1)[1]))
+    holder = workers.pop(WorkerIdentity.parse(job.claimed_by).pid)
     (survivor,) = workers.values()
 
     os.killpg(holder.pid, signal.SIGKILL)  # the whole runjobs of that machine, pool included

@@ -35,6 +35,9 @@ class Command(BaseCommand):
                             help="Do not run cron schedules here (they are single-instance anyway).")
         parser.add_argument("--grace", type=float, default=conf.STOP_GRACE_SECONDS,
                             help="Seconds running jobs get to finish when stopping (default %(default)s).")
+        parser.add_argument("--max-processes", type=int, default=conf.MAX_PROCESSES, metavar="N",
+                            help="Pool processes on this machine at most, whatever the queues' concurrencies add "
+                                 "up to (default: JOBS_MAX_PROCESSES or the CPU count, here %(default)s).")
         parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                             help="Import a module that registers extra job handlers (tests, benchmarks).")
 
@@ -43,6 +46,9 @@ class Command(BaseCommand):
         unknown = [name for name in names if name not in QUEUES_BY_NAME]
         if unknown:
             raise CommandError(f"Unknown queue(s): {', '.join(unknown)}. Known: {', '.join(QUEUES_BY_NAME)}.")
+        if options["max_processes"] < 1:
+            raise CommandError("--max-processes (or JOBS_MAX_PROCESSES) must be at least 1, "
+                               f"got {options['max_processes']}.")
         for module in options["imports"]:
             importlib.import_module(module)
         if options["verbosity"] < 2:
@@ -53,5 +59,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Job workers starting for {len(names)} queue(s); Ctrl+C stops them.")
         self.stdout.flush()
         runjobs_starting.send(sender=self.__class__)  # e.g. library watching, in its own process
-        JobSentinel(names, run_scheduler=not options["no_scheduler"], grace=options["grace"]).start()
+        JobSentinel(names, run_scheduler=not options["no_scheduler"], grace=options["grace"],
+                    max_processes=options["max_processes"]).start()
         self.stdout.write("Job workers stopped.")

@@ -65,7 +65,7 @@ def validate_time(value: str) -> None:
         raise ValidationError(f"“{value}” is not a time of day in 24-hour HH:MM form (00:00 to 23:59).")
 
 
-BITRATE_RE = re.compile(r"^\d+(\.\d+)?[kKmM]?$")
+BITRATE_RE = re.compile(r"^\d+[kKmM]?$")  # whole numbers: ffmpeg gets the text as typed
 
 
 def validate_bitrate(value: str) -> None:

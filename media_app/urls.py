@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import transcode_views, views
 
 app_name = "media"
 
@@ -20,4 +20,7 @@ urlpatterns = [
     path("share/<str:key>/<uuid:asset_id>/<str:size>/", views.shared_file, name="share-file"),
     path("api/assets/<uuid:asset_id>/thumbnail", views.asset_thumbnail, name="asset-thumbnail"),
     path("api/assets/<uuid:asset_id>/original", views.asset_original, name="asset-original"),
+    path("admin/video-transcoding/test/", transcode_views.panel, name="transcode-test"),
+    path("admin/video-transcoding/test/run/", transcode_views.run, name="transcode-test-run"),
+    path("api/assets/<uuid:asset_id>/video/playback", views.asset_playback, name="asset-playback"),
 ]

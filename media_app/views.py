@@ -163,6 +163,22 @@ def asset_original(request, asset_id):
     return _file_response(request, asset.original_path)
 
 
+def _playback_path(asset: Asset):
+    """The transcoded MP4 when there is one, else the original (Immich's video/playback)."""
+    return absolute(asset.encoded_video_path) if asset.encoded_video_path else asset.original_path
+
+
+@api_login_required
+@require_GET
+def asset_playback(request, asset_id):
+    asset = Asset.objects.filter(pk=asset_id, owner=request.user).first()
+    if asset is None:
+        return api_error("Asset not found", 404, error="Not Found")
+    if not asset.is_video:
+        return api_error("Asset is not a video", 400, error="Bad Request")
+    return _file_response(request, _playback_path(asset))
+
+
 # --- Trash --------------------------------------------------------------------------------------------
 
 

@@ -109,7 +109,7 @@ def claim_ready(queue_names, worker_id: str, skip=frozenset(), found_empty: set 
 def begin(job_id: int, token: str, pid: int) -> Job | None:
     """Mark the claimed job as executing in this process; None if the claim is no longer ours."""
     if not Job.objects.filter(id=job_id, claim_token=token, status=Job.ACTIVE).update(
-        executor_pid=pid, started_at=Now()
+        executor_pid=pid, started_at=Now(), progress=None
     ):
         return None
     return Job.objects.filter(id=job_id).first()

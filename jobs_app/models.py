@@ -34,6 +34,8 @@ class Job(models.Model):
     executor_pid = models.IntegerField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
+    progress = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                help_text="Percent done, reported by a long-running handler.")
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -190,6 +190,19 @@ def disabled_reason(queue: Queue, config=None) -> str:
     return f"Disabled: turn on {' and '.join(off)} in the system settings." if off else ""
 
 
+def report_progress(job: Job, percent: int) -> None:
+    """A handler's progress (0-100) on the job it runs, shown on the jobs dashboard while it is active."""
+    Job.objects.filter(pk=job.pk, status=Job.ACTIVE, claim_token=job.claim_token).update(progress=percent)
+
+
+def running_progress() -> dict[str, list[Job]]:
+    """Active jobs that report progress, by queue."""
+    running: dict[str, list[Job]] = {}
+    for job in Job.objects.filter(status=Job.ACTIVE, progress__isnull=False).order_by("started_at", "id"):
+        running.setdefault(job.queue, []).append(job)
+    return running
+
+
 @dataclass
 class QueueStatus:
     queue: Queue
@@ -199,6 +212,7 @@ class QueueStatus:
     progress: Progress | None = None
     sparkline: list[int] = field(default_factory=list)
     disabled: str = ""
+    running: list[Job] = field(default_factory=list)
 
     @property
     def is_active(self) -> bool:
@@ -216,9 +230,11 @@ def queue_statuses(with_details: bool = False) -> list[QueueStatus]:
     paused = paused_queues()
     progress = current_progress() if with_details else {}
     series = throughput() if with_details else {}
+    running = running_progress() if with_details else {}
     return [
         QueueStatus(queue, counts[queue.name], queue.name in paused, concurrency_of(queue.name, config),
-                    progress.get(queue.name), series.get(queue.name, []), disabled_reason(queue, config))
+                    progress.get(queue.name), series.get(queue.name, []), disabled_reason(queue, config),
+                    running.get(queue.name, []))
         for queue in QUEUES
     ]
 

@@ -1,5 +1,6 @@
-"""Immich's asset endpoints (`POST /api/assets`, `GET /api/assets/{id}/thumbnail|original`), a ninja Router of
-the one API layer (api_app). Thin: the upload service and the file responses of media_app.views decide."""
+"""Immich's asset endpoints (`POST /api/assets`, `GET /api/assets/{id}/thumbnail|original|video/playback`), a
+ninja Router of the one API layer (api_app). Thin: the upload service and the file responses of
+media_app.views decide."""
 
 from typing import Literal
 from uuid import UUID
@@ -13,7 +14,7 @@ from api_app.errors import ApiError
 from .models import Asset
 from .services.upload import CREATED, DUPLICATE, store_upload
 from .upload_views import client_timestamp
-from .views import FILE_SIZES, file_response, generated_file
+from .views import FILE_SIZES, file_response, generated_file, playback_path
 
 router = Router(auth=SIGNED_IN, tags=["Assets"])
 
@@ -50,3 +51,12 @@ def asset_thumbnail(request, asset_id: UUID, size: Literal[FILE_SIZES] = "thumbn
 @router.get("/assets/{uuid:asset_id}/original", url_name="asset-original", summary="downloadAsset")
 def asset_original(request, asset_id: UUID):
     return file_response(request, _own_asset(request, asset_id).original_path)
+
+
+@router.get("/assets/{uuid:asset_id}/video/playback", url_name="asset-playback", summary="playAssetVideo")
+def asset_playback(request, asset_id: UUID):
+    """The transcoded file when there is one, the original otherwise, with byte ranges."""
+    asset = _own_asset(request, asset_id)
+    if not asset.is_video:
+        raise ApiError(400, "Asset is not a video")
+    return file_response(request, playback_path(asset))

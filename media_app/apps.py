@@ -7,10 +7,12 @@ class MediaAppConfig(AppConfig):
 
     def ready(self):
         from jobs_app.signals import runjobs_starting
-        from settings_app.events import on_config_init, on_config_update
+        from settings_app.events import on_config_init, on_config_update, on_config_validate
 
         from . import tasks  # noqa: F401  (registers the media job handlers and the user purge receiver)
-        from .services import watcher
+        from .services import transcode, watcher
+
+        on_config_validate(transcode.validate_hardware)
 
         # Only the watcher process (started by runjobs) acts on these: watching toggles live.
         on_config_init(watcher.on_config)

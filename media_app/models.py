@@ -89,12 +89,18 @@ class Asset(models.Model):
     video_codec = models.CharField(max_length=40, blank=True)
     audio_codec = models.CharField(max_length=40, blank=True)
     frame_rate = models.FloatField(null=True, blank=True)
+    # What the transcode decision looks at, in ffprobe's terms (the job probes the file again).
+    video_pixel_format = models.CharField(max_length=32, blank=True, help_text="e.g. yuv420p, yuv420p10le")
+    video_color_transfer = models.CharField(max_length=32, blank=True, help_text="e.g. bt709, smpte2084 (HDR)")
+    video_bitrate = models.BigIntegerField(null=True, blank=True, help_text="Bits per second.")
+    video_container = models.CharField(max_length=40, blank=True, help_text="Immich's name: mov, webm, avi…")
 
     # Generated files, relative to MEDIA_ROOT.
     thumbhash = models.BinaryField(null=True, blank=True)
     thumbnail_path = models.CharField(max_length=500, blank=True)
     preview_path = models.CharField(max_length=500, blank=True)
     fullsize_path = models.CharField(max_length=500, blank=True)
+    encoded_video_path = models.CharField(max_length=500, blank=True, help_text="The transcoded MP4, if any.")
 
     metadata_extracted_at = models.DateTimeField(null=True, blank=True)
     metadata_error = models.TextField(blank=True)

@@ -7,17 +7,18 @@ from django.dispatch import receiver
 
 from jobs_app.handlers import job_handler
 from jobs_app.queues import QUEUES, QUEUES_BY_NAME
-from jobs_app.services import enqueue, enqueue_stream
+from jobs_app.services import enqueue, enqueue_stream, report_progress
 from jobs_app.tasks import register_item_source
 from settings_app.services import refresh_config
 from users_app.services import user_purging
 
-from .models import Asset
-from .services import libraries, metadata, quota, thumbnails, trash, upload
+from .models import Asset, AssetType
+from .services import libraries, metadata, quota, thumbnails, transcode, trash, upload
 
 METADATA = QUEUES_BY_NAME["metadataExtraction"]
 THUMBNAILS = QUEUES_BY_NAME["thumbnailGeneration"]
 LIBRARY = QUEUES_BY_NAME["library"]
+VIDEO = QUEUES_BY_NAME["videoConversion"]
 
 # Sources of new files whose metadata job continues the chain to thumbnails.
 CHAINED_SOURCES = frozenset({"upload", "library", "watch"})
@@ -40,6 +41,7 @@ def _ids(source):
 
 register_item_source(METADATA.name, _ids(metadata.asset_ids_to_extract))
 register_item_source(THUMBNAILS.name, _ids(thumbnails.asset_ids_to_generate))
+register_item_source(VIDEO.name, _ids(transcode.asset_ids_to_encode))
 register_item_source(LIBRARY.name, _ids(lambda force: libraries.library_ids_to_scan()))
 
 
@@ -52,6 +54,8 @@ def extract_metadata(job) -> str:
     asset = metadata.extract_asset(asset_id)
     if job.data.get("source") in CHAINED_SOURCES:
         enqueue(THUMBNAILS.name, THUMBNAILS.item_job, {"id": str(asset.id)})
+        if asset.type == AssetType.VIDEO:
+            enqueue(VIDEO.name, VIDEO.item_job, {"id": str(asset.id)})
     return f"metadata of {asset.original_filename}" + (f" (unreadable: {asset.metadata_error})"
                                                         if asset.metadata_error else "")
 
@@ -66,6 +70,15 @@ def generate_thumbnails(job) -> str:
     refresh_config()
     asset = thumbnails.generate_asset(asset_id)
     return f"thumbnails of {asset.original_filename}"
+
+
+@job_handler(VIDEO.item_job)
+def encode_video(job) -> str:
+    asset_id = job.data["id"]
+    if not Asset.objects.filter(pk=asset_id).exists():
+        return f"asset {asset_id} no longer exists"
+    refresh_config()  # "Transcode Videos ALL" right after a save uses the saved settings
+    return transcode.transcode_asset(asset_id, progress=lambda percent: report_progress(job, percent))
 
 
 @job_handler(LIBRARY.item_job)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import transcode_views, views
 
 app_name = "media"
 
@@ -18,4 +18,6 @@ urlpatterns = [
     path("shared-links/<int:link_id>/delete/", views.shared_link_delete, name="shared-link-delete"),
     path("share/<str:key>/", views.shared_link, name="share"),
     path("share/<str:key>/<uuid:asset_id>/<str:size>/", views.shared_file, name="share-file"),
+    path("admin/video-transcoding/test/", transcode_views.panel, name="transcode-test"),
+    path("admin/video-transcoding/test/run/", transcode_views.run, name="transcode-test-run"),
 ]

@@ -142,6 +142,11 @@ def asset_detail(request, asset_id):
     return render(request, "media_app/asset.html", {"asset": asset, "map": get_config().map, "pin": pin})
 
 
+def playback_path(asset: Asset):
+    """The transcoded MP4 when there is one, else the original (Immich's video/playback)."""
+    return absolute(asset.encoded_video_path) if asset.encoded_video_path else asset.original_path
+
+
 # --- Trash --------------------------------------------------------------------------------------------
 
 

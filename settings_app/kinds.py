@@ -112,7 +112,7 @@ def validate_time(value: str) -> None:
         raise ValidationError(f"“{value}” is not a time of day in 24-hour HH:MM form (00:00 to 23:59).")
 
 
-BITRATE_RE = re.compile(r"^[0-9]+(\.[0-9]+)?[kKmM]?$")
+BITRATE_RE = re.compile(r"^[0-9]+[kKmM]?$")  # whole ASCII numbers: ffmpeg gets the text as typed
 
 
 def validate_bitrate(value: str) -> None:

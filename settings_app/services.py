@@ -101,6 +101,13 @@ def _normalize(values: dict) -> dict:
     return values
 
 
+def config_with(values: dict, base: Config | None = None) -> Config:
+    """The config as it would be with these (already validated) values over `base` (the defaults when
+    None), normalised as a load is: what a preview of unsaved settings reads."""
+    flat = (base.flat() if base is not None else default_values()) | values
+    return Config(_normalize(flat))
+
+
 def _stored_values() -> dict:
     """Values stored in the database, by path (defaults left out)."""
     stored = {}

@@ -10,7 +10,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
-import av
 from django.utils import timezone
 from PIL import ExifTags, IptcImagePlugin
 
@@ -18,8 +17,9 @@ from settings_app.services import get_config
 
 from ..formats import asset_type_for
 from ..models import Asset, AssetType
-from . import geocoding
+from . import geocoding, video_probe
 from .imaging import BadMediaFile, check_readable, open_image
+from .transcode_command import VideoProbe
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,10 @@ class MediaMetadata:
     video_codec: str = ""
     audio_codec: str = ""
     frame_rate: float | None = None
+    video_pixel_format: str = ""
+    video_color_transfer: str = ""
+    video_bitrate: int | None = None
+    video_container: str = ""
 
     @property
     def taken_at(self) -> datetime | None:
@@ -377,30 +381,27 @@ def _gps_datetime(gps, xmp) -> datetime | None:
 
 
 def read_video(path) -> MediaMetadata:
-    check_readable(path)
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError, ValueError) as error:
-        raise BadMediaFile(path, f"not a video, or a video format this server cannot read ({error})")
-    with container:
-        video = container.streams.video[0] if container.streams.video else None
+    with video_probe.open_video(path) as container:
+        video = video_probe.video_stream(container)
         if video is None:
             raise BadMediaFile(path, "the file has no video stream")
-        audio = container.streams.audio[0] if container.streams.audio else None
+        audio = video_probe.audio_stream(container)
+        stream = container.streams[video.index]
         tags = {key.lower(): value for key, value in container.metadata.items()}
-        tags.update({key.lower(): value for key, value in video.metadata.items() if key.lower() not in tags})
+        tags.update({key.lower(): value for key, value in stream.metadata.items() if key.lower() not in tags})
         meta = MediaMetadata()
-        if container.duration:
-            meta.duration = container.duration / 1_000_000  # AV_TIME_BASE
-        elif video.duration and video.time_base:
-            meta.duration = float(video.duration * video.time_base)
-        meta.video_codec = video.codec_context.name or ""
-        meta.audio_codec = audio.codec_context.name if audio is not None else ""
-        rate = video.average_rate or video.guessed_rate
+        meta.duration = video_probe.duration(container) or None
+        meta.video_codec = video.codec
+        meta.audio_codec = audio.codec if audio is not None else ""
+        meta.video_pixel_format = video.pix_fmt
+        meta.video_color_transfer = video.color_transfer
+        meta.video_bitrate = video.bitrate or None
+        meta.video_container = VideoProbe(container.format.name, container.format.long_name or "", 0,
+                                          video).container
+        rate = stream.average_rate or stream.guessed_rate
         meta.frame_rate = round(float(rate), 3) if rate else None
-        rotation = _video_rotation(container, video)
-        meta.orientation = ROTATION_TO_ORIENTATION.get(rotation, 1)
-        width, height = video.codec_context.width, video.codec_context.height
+        meta.orientation = ROTATION_TO_ORIENTATION.get(video.rotation, 1)
+        width, height = video.width, video.height
         if meta.orientation in (6, 8):
             width, height = height, width
         meta.width, meta.height = width or None, height or None
@@ -422,17 +423,6 @@ def read_video(path) -> MediaMetadata:
             value, offset = utc
             meta.taken_at_utc = (value - (offset or timedelta(0))).replace(tzinfo=UTC)
     return meta
-
-
-def _video_rotation(container, video) -> int:
-    """The display-matrix rotation in ffprobe's convention (counter-clockwise degrees). PyAV exposes it on
-    decoded frames, so the first frame is decoded."""
-    try:
-        for frame in container.decode(video):
-            return int(round(frame.rotation or 0))
-    except (av.FFmpegError, ValueError):
-        return 0
-    return 0
 
 
 # --- Assets ------------------------------------------------------------------------------------------

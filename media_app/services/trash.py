@@ -81,7 +81,8 @@ def remove_permanently(assets) -> int:
         return 0
     files = []
     for asset in assets:
-        files += [absolute(path) for path in (asset.thumbnail_path, asset.preview_path, asset.fullsize_path) if path]
+        files += [absolute(path) for path in (asset.thumbnail_path, asset.preview_path, asset.fullsize_path,
+                                              asset.encoded_video_path) if path]
         if asset.library_id is None and asset.original_path:
             files.append(asset.original_path)
     with transaction.atomic():

@@ -160,3 +160,18 @@ def test_requeueing_stuck_jobs_needs_the_csrf_token(admin_user):
     browser.force_login(admin_user)
     assert browser.post(f"{URL}stuck/requeue/").status_code == 403
     assert Job.objects.get(pk=job.pk).status == Job.ACTIVE
+
+
+def test_running_jobs_show_the_progress_their_handler_reports(admin_client, htmx_headers):
+    job = services.enqueue("videoConversion", "AssetEncodeVideo", {"id": "abc"})
+    Job.objects.filter(pk=job.pk).update(status=Job.ACTIVE, claim_token="t1")
+    job.refresh_from_db()
+    services.report_progress(job, 42)
+    card = queue_card(panel(admin_client, htmx_headers), "videoConversion")
+    assert "AssetEncodeVideo abc" in card and "42%" in card and 'aria-valuenow="42"' in card
+    # A stale claim (the job was taken over) cannot report.
+    job.claim_token = "old"
+    services.report_progress(job, 99)
+    assert Job.objects.get(pk=job.pk).progress == 42
+    Job.objects.filter(pk=job.pk).update(status=Job.COMPLETED)
+    assert "AssetEncodeVideo abc" not in queue_card(panel(admin_client, htmx_headers), "videoConversion")

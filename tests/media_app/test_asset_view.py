@@ -50,13 +50,29 @@ def test_no_map_pin_when_the_map_is_disabled_or_no_gps(user_client, user, admin_
     assert "mini-map" not in user_client.get(f"/photos/{nokia.id}/").content.decode()
 
 
-def test_video_plays_from_the_original(user_client, user, media_root):
+def test_video_plays_from_the_original_until_it_is_transcoded(user_client, user, media_root):
     video = add_asset(user, VIDEOS / "h264_aac_640x360_3s.mp4")
     html = user_client.get(f"/photos/{video.id}/").content.decode()
-    assert f'<video controls preload="metadata" src="/api/assets/{video.id}/original"' in html
-    response = user_client.get(f"/api/assets/{video.id}/original")
+    assert f'<video controls preload="metadata" src="/api/assets/{video.id}/video/playback"' in html
+    response = user_client.get(f"/api/assets/{video.id}/video/playback")
     assert response["Content-Type"] == "video/mp4"
     assert body(response) == open(video.original_path, "rb").read()
+
+    encoded = media_root / "encoded-video" / f"{video.id}.mp4"
+    encoded.parent.mkdir(parents=True)
+    encoded.write_bytes(b"0123456789" * 10)
+    video.encoded_video_path = f"encoded-video/{video.id}.mp4"
+    video.save()
+    part = user_client.get(f"/api/assets/{video.id}/video/playback", HTTP_RANGE="bytes=10-19")
+    assert part.status_code == 206 and body(part) == b"0123456789"
+    assert part["Content-Range"] == "bytes 10-19/100"
+    assert body(user_client.get(f"/api/assets/{video.id}/original")) == open(video.original_path, "rb").read()
+
+
+def test_playback_of_a_photo_or_someone_elses_video_is_refused(user_client, other_client, user, nokia):
+    video = add_asset(user, VIDEOS / "h264_aac_640x360_3s.mp4")
+    assert user_client.get(f"/api/assets/{nokia.id}/video/playback").status_code == 400
+    assert other_client.get(f"/api/assets/{video.id}/video/playback").status_code == 404
 
 
 def test_thumbnail_and_preview_files_are_served(user_client, nokia):

@@ -12,7 +12,7 @@ NOT_ADMIN_ONLY = re.compile(
     r"^(|custom\.css|login/|logout/|auth/oauth/(start|callback)/|api/auth/(login|logout)|api/api-keys.*"
     r"|api/oauth/(authorize|callback|link|unlink|mobile-redirect)|api/server/(config|features|ping|version|theme)"
     # A user's own photos (each view shows only the signed-in user's assets), public shared links, uploads.
-    r"|photos/.*|trash/.*|map/|share/.*|shared-links/.*|api/assets/<uuid\w*:asset_id>/(thumbnail|original)|upload/.*"
+    r"|photos/.*|trash/.*|map/|share/.*|shared-links/.*|api/assets/<uuid\w*:asset_id>/(thumbnail|original|video/playback)|upload/.*"
     r"|api/assets"
     # The OpenAPI document is public, as Immich's; the API root only answers 404.
     r"|api/spec\.json|api/)$"

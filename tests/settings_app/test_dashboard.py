@@ -216,7 +216,7 @@ def test_choices_are_selects_multichoice_checkboxes_and_url_lists_textareas(admi
     response = admin_client.get(url("video-transcoding"), **htmx_headers)
     assert "<select" in setting_html(response, "ffmpeg_preset")
     containers = setting_html(response, "ffmpeg_accepted_containers")
-    assert containers.count('type="checkbox"') == 3 and containers.count("checked") == 3
+    assert containers.count('type="checkbox"') == 4 and containers.count("checked") == 3  # mov, mp4, ogg, webm
     response = admin_client.get(url("machine-learning"), **htmx_headers)
     assert "<textarea" in setting_html(response, "machine_learning_urls")
     assert "http://127.0.0.1:3003" in setting_html(response, "machine_learning_urls")

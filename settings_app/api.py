@@ -2,11 +2,6 @@
 public server information derived from it (`/api/server/*`). Reading and saving go through
 settings_app.services, the same code path as the dashboard."""
 
-import importlib.metadata
-import re
-import tomllib
-from functools import cache
-from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.http import JsonResponse
@@ -21,7 +16,7 @@ from users_app.api import (
 )
 from users_app.decorators import api_admin_required, api_error
 
-from . import config_file
+from . import config_file, version_check
 from .services import defaults, get_config, locked_paths, save_config
 
 # --- System config ----------------------------------------------------------------------------------
@@ -162,16 +157,19 @@ def server_theme(request):
     return JsonResponse({"customCss": get_config().theme.customCss})
 
 
-@cache
-def project_version() -> str:
-    try:
-        return importlib.metadata.version("photoserver")
-    except importlib.metadata.PackageNotFoundError:  # running from a checkout that was never pip-installed
-        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-        return tomllib.loads(pyproject.read_text())["project"]["version"]
+@api_methods("GET")
+def server_version(request):
+    return JsonResponse(version_check.running_version().as_immich())
 
 
 @api_methods("GET")
-def server_version(request):
-    major, minor, patch = [*(int(part) for part in re.findall(r"\d+", project_version())[:3]), 0, 0, 0][:3]
-    return JsonResponse({"major": major, "minor": minor, "patch": patch})
+@api_admin_required
+def server_version_check(request):
+    """The stored result of the last version check (VersionCheckStateResponseDto)."""
+    return JsonResponse(version_check.check_state_response())
+
+
+@api_methods("GET")
+@api_admin_required
+def server_version_history(request):
+    return JsonResponse(version_check.history_response(), safe=False)

@@ -11,5 +11,7 @@ urlpatterns = [
     path("server/features", api.server_features, name="api-server-features"),
     path("server/ping", api.server_ping, name="api-server-ping"),
     path("server/version", api.server_version, name="api-server-version"),
+    path("server/version-check", api.server_version_check, name="api-server-version-check"),
+    path("server/version-history", api.server_version_history, name="api-server-version-history"),
     path("server/theme", api.server_theme, name="api-server-theme"),
 ]

@@ -9,15 +9,16 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs_app import services as jobs_services
 from users_app.decorators import admin_required
 
-from . import config_file, services
+from . import config_file, services, version_check
 from .forms import CATEGORY_FORMS
 from .kinds import Bool, Choice, CronNeverRuns, Float, Int, MultiChoice, UrlList, next_cron_runs
 from .models import SettingChange
@@ -39,6 +40,19 @@ def custom_css(request):
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
+
+@admin_required
+@require_POST
+def dismiss_release(request):
+    """The header's "Dismiss" on "Version X is available": hidden for this administrator until a newer one."""
+    version = request.POST.get("version", "").strip()
+    if not version:
+        return HttpResponseBadRequest("version: the version to dismiss is required.")
+    version_check.dismiss(request.user, version)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("settings:index")
+    return redirect(target)
 
 
 # --- Presenting values -------------------------------------------------------------------------------

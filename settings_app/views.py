@@ -162,7 +162,7 @@ def _field_views(category: Category, current: dict, saved: dict, locked: frozens
     initial = {key.column: "" if key.secret else current[key.path] for key in category.keys}
     form = CATEGORY_FORMS[category.slug](initial=initial, locked=locked)
     views = []
-    for key in category.keys:
+    for key in category.shown_keys:
         is_locked = key.path in locked
         key_errors = errors.get(key.path, [])
         attrs = {"aria-describedby": f"about-{key.column}"}
@@ -258,7 +258,7 @@ def _matching_categories(query: str) -> list[dict]:
     needle = query.strip().lower()
     rows = []
     for category in CATEGORIES:
-        keys = [key.label for key in category.keys if needle in key.label.lower() or needle in key.path.lower()]
+        keys = [key.label for key in category.shown_keys if needle in key.label.lower() or needle in key.path.lower()]
         heading = f"{category.title}\n{category.subtitle}".lower()
         if not needle or needle in heading or keys:
             rows.append({"category": category, "matched_keys": [] if needle in heading else keys[:4]})
@@ -299,7 +299,7 @@ def _posted_values(category: Category, data, locked: frozenset) -> dict:
     refuses anything else), multiple choices arrive as a list; locked (disabled) fields are not
     submitted and not taken."""
     values = {}
-    for key in category.keys:
+    for key in category.shown_keys:
         if key.path in locked:
             continue
         if isinstance(key.kind, Bool):
@@ -359,7 +359,7 @@ def category_view(request, slug):
         return _show_panel(request, _panel(category, notice="Discarded your changes: showing the saved settings."))
     if action == "defaults" or action.startswith("reset:"):
         column = action.removeprefix("reset:")
-        keys = [key for key in category.keys
+        keys = [key for key in category.shown_keys
                 if key.path not in locked and (action == "defaults" or key.column == column)]
         posted.update({key.path: key.default for key in keys})
         clear = clear | {key.path for key in keys if key.secret and services.secret_is_set(key.path)}

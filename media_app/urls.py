@@ -18,6 +18,7 @@ urlpatterns = [
     path("shared-links/<int:link_id>/delete/", views.shared_link_delete, name="shared-link-delete"),
     path("share/<str:key>/", views.shared_link, name="share"),
     path("share/<str:key>/<uuid:asset_id>/<str:size>/", views.shared_file, name="share-file"),
+    path("api/memories", views.api_memories, name="api-memories"),
     path("api/assets/<uuid:asset_id>/thumbnail", views.asset_thumbnail, name="asset-thumbnail"),
     path("api/assets/<uuid:asset_id>/original", views.asset_original, name="asset-original"),
 ]

@@ -8,7 +8,7 @@ import json
 from ninja import NinjaAPI
 from ninja.parser import Parser
 
-from settings_app.api import project_version
+from settings_app.version_check import project_version
 
 from . import errors
 from .errors import ApiError

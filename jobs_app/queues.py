@@ -102,6 +102,11 @@ QUEUES: tuple[Queue, ...] = (
     Queue("notifications", "Notifications", 5, shown_in_settings=False, max_attempts=3),
     Queue("backupDatabase", "Database Backup", 1, fixed_reason=NOT_CONCURRENCY_SAFE, queue_all_job="DatabaseBackup",
           start_modes=(StartMode("Start", False, "Write a database dump now."),)),
+    # Immich's legacy search queue: no job uses it, its concurrency key exists for Immich compatibility.
+    Queue("search", "Search", 5, shown_in_settings=False),
+    Queue("workflow", "Workflows", 5, shown_in_settings=False),
+    Queue("editor", "Editor", 2, shown_in_settings=False),
+    Queue("integrityCheck", "Integrity Checks", 1, shown_in_settings=False),
 )
 
 QUEUES_BY_NAME = {queue.name: queue for queue in QUEUES}

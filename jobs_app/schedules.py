@@ -68,14 +68,18 @@ def nightly_cron(config) -> str:
 
 
 def fire_nightly(config) -> list[str]:
-    """Immich's NightlyJobs: trash purge and user deletion check, missing thumbnails, new faces."""
+    """Immich's NightlyJobs: trash purge, user deletion check and memory cleanup, missing thumbnails, new
+    faces, memories, quota usage."""
     nightly, done = config.nightlyTasks, []
     if nightly.databaseCleanup:
-        done += [_enqueue_once("backgroundTask", name) for name in ("AssetDeleteCheck", "UserDeleteCheck")]
+        done += [_enqueue_once("backgroundTask", name)
+                 for name in ("AssetDeleteCheck", "UserDeleteCheck", "MemoryCleanup")]
     if nightly.missingThumbnails:
         done.append(_start("thumbnailGeneration", False))
     if nightly.clusterNewFaces:
         done.append(_start("facialRecognition", False))
+    if nightly.generateMemories:
+        done.append(_enqueue_once("backgroundTask", "MemoryGenerate"))
     if nightly.syncQuotaUsage:
         done.append(_enqueue_once("backgroundTask", "UserSyncUsage"))
     return done
@@ -90,17 +94,32 @@ def version_check_cron(config) -> str:
     return f"{minute} * * * *"
 
 
+def _integrity_check(name: str, job: str, title: str, describe: str) -> ScheduleDef:
+    def cron(config) -> str:
+        check = getattr(config.integrityChecks, name)
+        return check.cronExpression if check.enabled else ""
+
+    return ScheduleDef(f"integrity{name[0].upper()}{name[1:]}", title, "integrity-checks", cron,
+                       lambda c: [_enqueue_once("integrityCheck", job)], describe)
+
+
 SCHEDULES: tuple[ScheduleDef, ...] = (
     ScheduleDef("libraryScan", "External library scan", "external-library",
                 lambda c: c.library.scan.cronExpression if c.library.scan.enabled else "",
                 lambda c: [_start("library", False)], "Rescans every external library."),
     ScheduleDef("nightlyTasks", "Nightly tasks", "nightly-tasks", nightly_cron, fire_nightly,
-                "Trash purge, user deletion check, missing thumbnails, new faces, quota usage."),
+                "Trash purge, user deletion check, missing thumbnails, new faces, memories, quota usage."),
     ScheduleDef("versionCheck", "Version check", "version-check", version_check_cron,
                 lambda c: [_enqueue_once("backgroundTask", "VersionCheck")], "Looks for a new release."),
     ScheduleDef("backupDatabase", "Database backup", "backup",
                 lambda c: c.backup.database.cronExpression if c.backup.database.enabled else "",
                 lambda c: [_start("backupDatabase", False)], "Dumps the database into the data folder."),
+    _integrity_check("missingFiles", "IntegrityMissingFiles", "Integrity: missing files",
+                     "Looks for assets whose files are gone."),
+    _integrity_check("untrackedFiles", "IntegrityUntrackedFiles", "Integrity: untracked files",
+                     "Looks for files in the media folder that no asset refers to."),
+    _integrity_check("checksumFiles", "IntegrityChecksumFiles", "Integrity: checksums",
+                     "Re-hashes originals, part of the library per run."),
 )
 SCHEDULES_BY_NAME = {schedule.name: schedule for schedule in SCHEDULES}
 

@@ -1,10 +1,10 @@
-"""The engine's own job handlers (a queue's "queue all", the version check, database dumps), and the
+"""The engine's own job handlers (a queue's "queue all", database dumps), and the
 item sources the media queues fan out from. Imported by JobsAppConfig.ready(). The handlers of other
 apps' jobs live in those apps (their tasks.py, imported by their AppConfig.ready())."""
 
 from collections.abc import Callable, Iterable
 
-from . import backup, maintenance, services
+from . import backup, services
 from .handlers import job_handler
 from .queues import QUEUES, QUEUES_BY_NAME
 
@@ -34,11 +34,6 @@ job_handler(*(queue.queue_all_job for queue in QUEUES if queue.item_job))(queue_
 
 
 # --- Background tasks of the engine -------------------------------------------------------------------
-
-
-@job_handler("VersionCheck", placeholder=True)
-def version_check(job) -> str:
-    return maintenance.placeholder_version_check()
 
 
 @job_handler("DatabaseBackup")

@@ -12,6 +12,7 @@ from api_app.auth import SIGNED_IN
 from api_app.errors import ApiError
 
 from .models import Asset
+from .services import memories
 from .services.upload import CREATED, DUPLICATE, store_upload
 from .upload_views import client_timestamp
 from .views import FILE_SIZES, file_response, generated_file, playback_path
@@ -60,3 +61,9 @@ def asset_playback(request, asset_id: UUID):
     if not asset.is_video:
         raise ApiError(400, "Asset is not a video")
     return file_response(request, playback_path(asset))
+
+
+@router.get("/memories", url_name="api-memories", summary="searchMemories")
+def search_memories(request):
+    """The signed-in user's memories to show now (Immich's MemoryResponseDto list)."""
+    return [memories.as_immich(memory) for memory in memories.current_for(request.user)]

@@ -146,3 +146,54 @@ class SharedLink(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class IntegrityReport(models.Model):
+    """One finding of an integrity check (Immich's integrity report): kept until a later run of the same
+    check no longer finds it or an administrator acts on it."""
+
+    MISSING_FILE = "missing_file"
+    UNTRACKED_FILE = "untracked_file"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    TYPES = [(MISSING_FILE, "Missing file"), (UNTRACKED_FILE, "Untracked file"),
+             (CHECKSUM_MISMATCH, "Checksum mismatch")]
+
+    type = models.CharField(max_length=20, choices=TYPES)
+    path = models.TextField(help_text="Absolute path of the file.")
+    file_kind = models.CharField(max_length=20, blank=True, help_text="original, thumbnail, preview or fullsize.")
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    found_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["type", "path"]
+        constraints = [models.UniqueConstraint(fields=["type", "path"], name="one_report_per_file_and_type")]
+
+    def __str__(self):
+        return f"{self.get_type_display()}: {self.path}"
+
+
+class Memory(models.Model):
+    """Immich's "on this day" memory: a user's photos taken on one calendar day of an earlier year, shown
+    on that day (show_at to hide_at) at the top of the timeline."""
+
+    ON_THIS_DAY = "on_this_day"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memories")
+    type = models.CharField(max_length=20, default=ON_THIS_DAY)
+    year = models.PositiveIntegerField(help_text="The year the photos were taken (Immich's data.year).")
+    memory_at = models.DateTimeField(help_text="The day in that year.")
+    show_at = models.DateTimeField()
+    hide_at = models.DateTimeField()
+    seen_at = models.DateTimeField(null=True, blank=True)
+    is_saved = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    assets = models.ManyToManyField(Asset, related_name="+")
+
+    class Meta:
+        ordering = ["-year"]
+        constraints = [models.UniqueConstraint(fields=["owner", "type", "memory_at"], name="one_memory_per_day")]
+
+    def __str__(self):
+        return f"{self.owner}: {self.memory_at:%Y-%m-%d}"

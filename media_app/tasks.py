@@ -13,7 +13,7 @@ from settings_app.services import refresh_config
 from users_app.services import user_purging
 
 from .models import Asset, AssetType
-from .services import libraries, metadata, quota, thumbnails, transcode, trash, upload
+from .services import integrity, libraries, memories, metadata, quota, thumbnails, transcode, trash, upload
 
 METADATA = QUEUES_BY_NAME["metadataExtraction"]
 THUMBNAILS = QUEUES_BY_NAME["thumbnailGeneration"]
@@ -120,3 +120,36 @@ def queue_library_scan(library):
 @receiver(user_purging, dispatch_uid="media_app.remove_user_media")
 def remove_user_media(sender, user, **kwargs):
     upload.remove_user_media(user)
+
+
+# --- Integrity checks (integrityCheck queue, started by their cron schedules) -----------------------------
+
+
+@job_handler("IntegrityMissingFiles")
+def check_missing_files(job) -> str:
+    return f"{integrity.check_missing_files()} missing file(s)"
+
+
+@job_handler("IntegrityUntrackedFiles")
+def check_untracked_files(job) -> str:
+    return f"{integrity.check_untracked_files()} untracked file(s)"
+
+
+@job_handler("IntegrityChecksumFiles")
+def check_checksums(job) -> str:
+    run = integrity.check_checksums()
+    return (f"re-hashed {run.checked} original(s), {run.mismatches} mismatch(es); "
+            + ("library covered, next run starts over" if run.finished else "next run continues from here"))
+
+
+# --- Memories (nightly) ------------------------------------------------------------------------------------
+
+
+@job_handler("MemoryGenerate")
+def generate_memories(job) -> str:
+    return f"{memories.generate()} on-this-day memory(ies) made"
+
+
+@job_handler("MemoryCleanup")
+def clean_up_memories(job) -> str:
+    return f"removed {memories.cleanup()} past memory(ies)"

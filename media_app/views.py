@@ -17,7 +17,7 @@ from settings_app.services import get_config
 from users_app.throttle import Throttled, with_retry_after
 
 from .models import Asset
-from .services import sharing
+from .services import memories, sharing
 from .services import trash as trash_service
 from .services.thumbnails import absolute
 from .services.timeline import geotagged_assets, timeline_page
@@ -96,6 +96,9 @@ def timeline(request):
     context = {"page": timeline_page(request.user, number), "trash_enabled": get_config().trash.enabled}
     if request.htmx and number > 1:
         return render(request, "media_app/timeline.html#timeline-page", context)
+    context["memories"] = [{"memory": memory, "years_ago": timezone.localdate().year - memory.year,
+                            "assets": memories.visible_assets(memory)}
+                           for memory in memories.current_for(request.user)]
     return render(request, "media_app/timeline.html", context)
 
 

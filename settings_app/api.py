@@ -2,11 +2,6 @@
 public server information derived from it (`/api/server/*`). Reading and saving go through
 settings_app.services, the same code path as the dashboard."""
 
-import importlib.metadata
-import re
-import tomllib
-from functools import cache
-from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
@@ -16,7 +11,7 @@ from api_app.auth import ADMIN
 from api_app.errors import ApiError, field_error, validation_failed
 from media_app.storage_template import DATE_TOKENS, OTHER_TOKENS, PRESETS
 
-from . import config_file
+from . import config_file, version_check
 from .services import (
     config_versions,
     conflict_message,
@@ -196,16 +191,18 @@ def server_theme(request):
     return {"customCss": get_config().theme.customCss}
 
 
-@cache
-def project_version() -> str:
-    try:
-        return importlib.metadata.version("photoserver")
-    except importlib.metadata.PackageNotFoundError:  # running from a checkout that was never pip-installed
-        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-        return tomllib.loads(pyproject.read_text())["project"]["version"]
-
-
 @router.get("/server/version", url_name="api-server-version", summary="getServerVersion")
 def server_version(request):
-    major, minor, patch = [*(int(part) for part in re.findall(r"\d+", project_version())[:3]), 0, 0, 0][:3]
-    return {"major": major, "minor": minor, "patch": patch}
+    return version_check.running_version().as_immich()
+
+
+@router.get("/server/version-check", auth=ADMIN, url_name="api-server-version-check", summary="getVersionCheck")
+def server_version_check(request):
+    """The stored result of the last version check (VersionCheckStateResponseDto)."""
+    return version_check.check_state_response()
+
+
+@router.get("/server/version-history", auth=ADMIN, url_name="api-server-version-history",
+            summary="getServerVersionHistory")
+def server_version_history(request):
+    return version_check.history_response()

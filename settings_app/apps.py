@@ -9,7 +9,11 @@ class SettingsAppConfig(AppConfig):
     verbose_name = "System settings"
 
     def ready(self):
-        from . import config_file, listeners, validators  # noqa: F401  (registers event handlers)
+        from . import config_file, listeners, tasks, validators  # noqa: F401  (registers event and job handlers)
+        from .events import on_config_update
+        from .version_check import check_when_switched_on
+
+        on_config_update(check_when_switched_on)
 
         if settings.LOG_LEVEL_OVERRIDE and settings.LOG_LEVEL_OVERRIDE not in listeners.LOG_LEVELS:
             raise ImproperlyConfigured(
@@ -17,6 +21,7 @@ class SettingsAppConfig(AppConfig):
             )
         config_file.load_from_settings()
         post_migrate.connect(_create_category_rows, sender=self)
+        post_migrate.connect(_record_running_version, sender=self)
 
 
 def _create_category_rows(sender, using="default", **kwargs):
@@ -25,3 +30,9 @@ def _create_category_rows(sender, using="default", **kwargs):
     for model in CATEGORY_MODELS.values():
         model.objects.using(using).get_or_create(pk=1)
     ConfigState.objects.using(using).get_or_create(pk=1)
+
+
+def _record_running_version(sender, using="default", **kwargs):
+    from .version_check import record_running_version
+
+    record_running_version()

@@ -2,6 +2,8 @@
 NULL while the key has its default. Only values that differ from the default are stored, so a default
 changed in a later release reaches everyone who never touched that key."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -72,3 +74,32 @@ class SettingChange(models.Model):
 
     def __str__(self):
         return f"{self.path}: {self.old_value!r} → {self.new_value!r}"
+
+
+class VersionHistory(models.Model):
+    """Immich's version_history: each server version, recorded the first time it runs."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    version = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "version history"
+
+    def __str__(self):
+        return self.version
+
+
+class ReleaseDismissal(models.Model):
+    """An administrator dismissed the "Version X is available" notice for that version (a newer one shows
+    again)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    version = models.CharField(max_length=40)
+    dismissed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "version"], name="one_dismissal_per_version")]
+
+    def __str__(self):
+        return f"{self.user} dismissed {self.version}"

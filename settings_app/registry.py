@@ -29,6 +29,7 @@ class Key:
     help: str = ""
     rerun: Rerun | None = None
     presets: tuple[tuple[str, str], ...] = ()  # (value, label) suggestions, e.g. cron presets
+    shown: bool = True  # False: API and config file only, as Immich's page leaves some keys out
 
     @property
     def column(self) -> str:
@@ -56,6 +57,11 @@ class Category:
     subtitle: str
     keys: tuple[Key, ...]
     fixed_notes: tuple[FixedNote, ...] = field(default=())
+
+    @property
+    def shown_keys(self) -> tuple[Key, ...]:
+        """The keys the dashboard page shows and takes from its form."""
+        return tuple(key for key in self.keys if key.shown)
 
     @property
     def model_name(self) -> str:
@@ -142,10 +148,32 @@ def _image_keys() -> tuple[Key, ...]:
     return tuple(keys)
 
 
+def _integrity_keys() -> tuple[Key, ...]:
+    keys = []
+    for name, title, about in (
+        ("missingFiles", "Missing files", "Look for assets whose original, preview, thumbnail or video is gone."),
+        ("untrackedFiles", "Untracked files", "Look for files in the data folder that nothing refers to."),
+        ("checksumFiles", "Checksums", "Re-hash originals and compare them with their stored SHA1 checksum."),
+    ):
+        keys += [
+            Key(f"integrityChecks.{name}.enabled", Bool(), True, f"{title} check", about),
+            Key(f"integrityChecks.{name}.cronExpression", Text(100, fmt="cron"), "0 03 * * *", f"{title} schedule",
+                "Cron expression, in the server's timezone.", presets=CRON_PRESETS),
+        ]
+    keys += [
+        Key("integrityChecks.checksumFiles.timeLimit", Int(0, unit="ms"), 3_600_000, "Checksum time limit",
+            "The checksum check stops after this long and goes on from there at its next run."),
+        Key("integrityChecks.checksumFiles.percentageLimit", Float(0, 1, 0.01), 1, "Checksum share per run",
+            "At most this share of the assets (0 to 1) is re-hashed per run; the next run continues after it."),
+    ]
+    return tuple(keys)
+
+
 def _job_category() -> Category:
     keys = tuple(
         Key(queue.setting_path, Int(1, MAX_CONCURRENCY), queue.default_concurrency,
-            f"{queue.title} concurrency", "How many jobs of this queue may run at once.")
+            f"{queue.title} concurrency", "How many jobs of this queue may run at once.",
+            shown=queue.shown_in_settings)
         for queue in QUEUES
         if not queue.is_fixed
     )
@@ -254,6 +282,8 @@ CATEGORIES: tuple[Category, ...] = (
             "Older dumps are deleted after each new one."),
     )),
     Category("image", "Image Settings", "Manage the quality and resolution of generated images", _image_keys()),
+    Category("integrity-checks", "Integrity Checks", "Manage the checks of the files in the data folder",
+             _integrity_keys()),
     _job_category(),
     Category("external-library", "External Library", "Manage external library settings", (
         Key("library.scan.enabled", Bool(), True, "Periodic scanning", "Scan all external libraries on a schedule."),
@@ -319,6 +349,8 @@ CATEGORIES: tuple[Category, ...] = (
             "Purge expired trash, delete users whose deletion is due, remove people without faces."),
         Key("nightlyTasks.missingThumbnails", Bool(), True, "Generate missing thumbnails"),
         Key("nightlyTasks.clusterNewFaces", Bool(), True, "Cluster new faces"),
+        Key("nightlyTasks.generateMemories", Bool(), True, "Generate memories",
+            "Make “on this day” memories of photos taken on this calendar day in earlier years."),
         Key("nightlyTasks.syncQuotaUsage", Bool(), True, "Sync quota usage"),
     )),
     Category("notifications", "Notification Settings", "Manage notification settings, including email", (

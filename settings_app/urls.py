@@ -10,6 +10,7 @@ urlpatterns = [
     path("rerun/", views.rerun, name="rerun"),
     path("cron-runs/<str:column>/", views.cron_runs, name="cron-runs"),
     path("history/<int:change_id>/revert/", views.revert, name="revert"),
+    path("version-notice/dismiss/", views.dismiss_release, name="dismiss-release"),
     path("<slug:slug>/", views.category_view, name="category"),
     path("<slug:slug>/history/", views.history, name="history"),
 ]

@@ -9,15 +9,16 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs_app import services as jobs_services
 from users_app.decorators import admin_required
 
-from . import config_file, services
+from . import config_file, services, version_check
 from .forms import CATEGORY_FORMS
 from .kinds import Bool, Choice, CronNeverRuns, Float, Int, MultiChoice, UrlList, next_cron_runs
 from .models import SettingChange
@@ -39,6 +40,19 @@ def custom_css(request):
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
+
+@admin_required
+@require_POST
+def dismiss_release(request):
+    """The header's "Dismiss" on "Version X is available": hidden for this administrator until a newer one."""
+    version = request.POST.get("version", "").strip()
+    if not version:
+        return HttpResponseBadRequest("version: the version to dismiss is required.")
+    version_check.dismiss(request.user, version)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("settings:index")
+    return redirect(target)
 
 
 # --- Presenting values -------------------------------------------------------------------------------
@@ -148,7 +162,7 @@ def _field_views(category: Category, current: dict, saved: dict, locked: frozens
     initial = {key.column: "" if key.secret else current[key.path] for key in category.keys}
     form = CATEGORY_FORMS[category.slug](initial=initial, locked=locked)
     views = []
-    for key in category.keys:
+    for key in category.shown_keys:
         is_locked = key.path in locked
         key_errors = errors.get(key.path, [])
         attrs = {"aria-describedby": f"about-{key.column}"}
@@ -244,7 +258,7 @@ def _matching_categories(query: str) -> list[dict]:
     needle = query.strip().lower()
     rows = []
     for category in CATEGORIES:
-        keys = [key.label for key in category.keys if needle in key.label.lower() or needle in key.path.lower()]
+        keys = [key.label for key in category.shown_keys if needle in key.label.lower() or needle in key.path.lower()]
         heading = f"{category.title}\n{category.subtitle}".lower()
         if not needle or needle in heading or keys:
             rows.append({"category": category, "matched_keys": [] if needle in heading else keys[:4]})
@@ -285,7 +299,7 @@ def _posted_values(category: Category, data, locked: frozenset) -> dict:
     refuses anything else), multiple choices arrive as a list; locked (disabled) fields are not
     submitted and not taken."""
     values = {}
-    for key in category.keys:
+    for key in category.shown_keys:
         if key.path in locked:
             continue
         if isinstance(key.kind, Bool):
@@ -345,7 +359,7 @@ def category_view(request, slug):
         return _show_panel(request, _panel(category, notice="Discarded your changes: showing the saved settings."))
     if action == "defaults" or action.startswith("reset:"):
         column = action.removeprefix("reset:")
-        keys = [key for key in category.keys
+        keys = [key for key in category.shown_keys
                 if key.path not in locked and (action == "defaults" or key.column == column)]
         posted.update({key.path: key.default for key in keys})
         clear = clear | {key.path for key in keys if key.secret and services.secret_is_set(key.path)}

@@ -95,10 +95,15 @@ def _internal(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-def check_fetch_url(url: str, what: str, *, allow_internal: bool) -> None:
+INTERNAL_ISSUER_HINT = ("A provider on the server's own network is only used when “Allow insecure requests” is "
+                        "turned on in the Authentication settings.")
+
+
+def check_fetch_url(url: str, what: str, *, allow_internal: bool, internal_hint: str = INTERNAL_ISSUER_HINT) -> None:
     """Refuse URLs the server must not fetch: other schemes than http/https, and (unless allowed) hosts
     that resolve to loopback, private, link-local or otherwise non-public addresses, which would let the
-    settings probe the server's own network. OAuthError names `what` and the address."""
+    settings probe the server's own network. OAuthError names `what` and the address; `internal_hint` says
+    how to allow an internal one (other outbound fetches, e.g. the version check, pass their own)."""
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise OAuthError(f"The {what} must be an http:// or https:// URL (got {url!r}).")
@@ -114,10 +119,7 @@ def check_fetch_url(url: str, what: str, *, allow_internal: bool) -> None:
         raise ProviderUnavailable(f"The {what} host {parts.hostname} could not be resolved ({error}).")
     internal = sorted(address for address in addresses if _internal(address))
     if internal:
-        raise OAuthError(
-            f"The {what} {url} points to an internal address ({internal[0]}). A provider on the server's own "
-            "network is only used when “Allow insecure requests” is turned on in the Authentication settings."
-        )
+        raise OAuthError(f"The {what} {url} points to an internal address ({internal[0]}). {internal_hint}")
 
 
 def _allow_internal(oauth) -> bool:

@@ -48,4 +48,7 @@ def test_each_app_registers_its_own_handlers():
     assert get_handler("UserDeleteCheck").func.__module__ == "users_app.tasks"
     assert get_handler("UserDelete").func.__module__ == "users_app.tasks"
     assert get_handler("DatabaseBackup").func.__module__ == "jobs_app.tasks"
+    assert get_handler("VersionCheck").func.__module__ == "settings_app.tasks"
+    assert get_handler("IntegrityChecksumFiles").func.__module__ == "media_app.tasks"
+    assert get_handler("MemoryGenerate").func.__module__ == "media_app.tasks"
     assert get_handler("LibraryScanQueueAll").func.__module__ == "jobs_app.tasks"

@@ -13,7 +13,7 @@ NOT_ADMIN_ONLY = re.compile(
     r"|api/oauth/(authorize|callback|link|unlink|mobile-redirect)|api/server/(config|features|ping|version|theme)"
     # A user's own photos (each view shows only the signed-in user's assets), public shared links, uploads.
     r"|photos/.*|trash/.*|map/|share/.*|shared-links/.*|api/assets/<uuid\w*:asset_id>/(thumbnail|original|video/playback)|upload/.*"
-    r"|api/assets"
+    r"|api/assets|api/memories"
     # The OpenAPI document is public, as Immich's; the API root only answers 404.
     r"|api/spec\.json|api/)$"
 )

@@ -184,13 +184,13 @@ def test_a_partial_body_changes_only_what_it_names(admin_client):
 
 def test_unknown_keys_are_ignored_as_immichs_schema_strips_them(admin_client):
     config = admin_client.get(URL).json()
-    config["integrityChecks"] = {"enabled": True}
+    config["notASection"] = {"enabled": True}
     config["trash"]["notAKey"] = 5
     config["trash"]["days"] = 11
     response = put(admin_client, config)
     assert response.status_code == 200
     assert get_config().trash.days == 11
-    assert "integrityChecks" not in response.json()
+    assert "notASection" not in response.json()
     assert "notAKey" not in response.json()["trash"]
 
 
@@ -254,6 +254,13 @@ BAD_VALUES = [
     ("storageTemplate.template", "{{y}}/{{nope}}", "Invalid storage template"),
     ("theme.customCss", "</style><script>alert(1)</script>", "</style"),
     ("machineLearning.urls", [], "At least 1"),
+    # integrity checks and the queues only the API sets
+    ("integrityChecks.checksumFiles.percentageLimit", 1.5, "from 0 to 1"),
+    ("integrityChecks.checksumFiles.percentageLimit", -0.1, "from 0 to 1"),
+    ("integrityChecks.checksumFiles.timeLimit", -1, "0"),
+    ("integrityChecks.missingFiles.cronExpression", "every night", "cron"),
+    ("job.integrityCheck.concurrency", 0, "1"),
+    ("job.search.concurrency", 65, "64"),
 ]
 
 

@@ -180,3 +180,17 @@ def render(template: str, date: datetime, values: dict, album_dates: dict | None
 def check_template(template: str) -> str:
     """Validate by compiling and test-rendering with sample data (as Immich's ConfigValidate does)."""
     return render(template, SAMPLE_DATE, SAMPLE_VALUES, SAMPLE_ALBUM_DATES)
+
+
+# The variables panel of the settings page, grouped as Immich's (SupportedDatetimePanel, SupportedVariablesPanel).
+TOKEN_GROUPS = (
+    ("Year", ("y", "yy")), ("Month", ("M", "MM", "MMM", "MMMM")), ("Week", ("W", "WW")), ("Day", ("d", "dd")),
+    ("Hour", ("h", "hh", "H", "HH")), ("Minute", ("m", "mm")), ("Second", ("s", "ss", "SSS")),
+    ("File", ("filename", "ext", "filetype", "filetypefull")), ("Asset", ("assetId", "assetIdShort")),
+    ("Camera", ("make", "model", "lensModel")), ("Album", ("album", "album-startDate-y", "album-endDate-y")),
+)
+
+
+def sample_value(token: str) -> str:
+    """What the token renders to with the sample data."""
+    return _value(token, SAMPLE_DATE, SAMPLE_VALUES, SAMPLE_ALBUM_DATES)

@@ -19,7 +19,7 @@ from settings_app.services import get_config
 
 from ..formats import extension
 from ..models import Asset, AssetType, MoveHistory, StorageMigrationReport
-from ..storage_template import TemplateError, render
+from ..storage_template import SAMPLE_ALBUM_DATES, SAMPLE_DATE, SAMPLE_VALUES, TemplateError, render
 from .files import sha1_of
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 # Immich's extension normalisation: lower case, then one spelling per format.
 EXTENSION_ALIASES = {"jpeg": "jpg", "jpe": "jpg", "tif": "tiff", "3gpp": "3gp", "mpeg": "mpg", "mpe": "mpg",
                      "m2ts": "mts", "m2t": "mts"}
+# Immich's hint: Windows (and so SMB clients) refuse longer paths.
+PATH_LENGTH_LIMIT = 260
 # The report keeps this many skipped assets with their reasons (the count is always complete).
 REPORT_SKIPPED_LIMIT = 1000
 DRY_RUN_SAMPLE = 20
@@ -139,6 +141,34 @@ def destination(asset, template: str) -> Path | None:
     while _taken(_numbered(planned, number)):
         number += 1
     return _numbered(planned, number)
+
+
+@dataclass
+class Preview:
+    path: str = ""
+    error: str = ""
+
+    @property
+    def length(self) -> int:
+        return len(self.path)
+
+    @property
+    def too_long(self) -> bool:
+        return self.length > PATH_LENGTH_LIMIT
+
+
+def preview(template: str, owner) -> Preview:
+    """The full path the template gives Immich's sample photo in `owner`'s folder, or the error, with the
+    same rendering and checks as a move."""
+    root = user_root(owner)
+    try:
+        relative = render(template, SAMPLE_DATE, SAMPLE_VALUES, SAMPLE_ALBUM_DATES)
+    except TemplateError as error:
+        return Preview(error=str(error))
+    path = root / f"{relative}.{SAMPLE_VALUES['ext']}"
+    if not is_inside(root, path):
+        return Preview(error=f"renders to “{path}”, outside the user's folder {root}")
+    return Preview(path=str(path))
 
 
 # --- The crash-safe move -------------------------------------------------------------------------------

@@ -395,3 +395,30 @@ def test_dry_run_counts_and_samples_without_touching(user, media_root, django_ca
     assert (result.would_move, result.in_place, result.skipped) == (1, 0, 0)
     assert result.sample == [(asset.original_path, str(storage.user_root(user) / "2022" / "a.jpg"), True)]
     assert Path(Asset.objects.get(pk=asset.pk).original_path) == Path(asset.original_path)
+
+
+def test_the_refusal_reason_is_on_the_asset_page_for_admins(admin_user, admin_client, make_asset, tmp_path, client):
+    photo = tmp_path / "x.jpg"
+    shutil.copy(NOKIA, photo)
+    asset = make_asset(photo, owner=admin_user, make="..")
+    storage.place_asset(asset, "{{make}}/{{filename}}", verify_hash=True)
+    page = admin_client.get(f"/photos/{asset.pk}/").content.decode()
+    assert "Not placed: storage template: renders to" in page and "outside the user&#x27;s folder" in page
+
+
+def test_a_changed_date_is_re_placed_at_the_next_metadata_extraction(user, media_root,
+                                                                      django_capture_on_commit_callbacks):
+    enable("{{y}}/{{filename}}")
+    asset = upload(user, PHOTOS / "density_plot.png", capture=django_capture_on_commit_callbacks)  # no date inside
+    run_jobs()
+    asset.refresh_from_db()
+    assert Path(asset.original_path).parent.name == str(datetime.now(UTC).year)
+    old_date = datetime(2015, 6, 1, tzinfo=UTC).timestamp()
+    os.utime(asset.original_path, (old_date, old_date))  # the file's own date, all it has, changes
+    from media_app.tasks import queue_metadata
+
+    queue_metadata(asset.pk, "refresh")
+    outcomes = run_jobs()
+    asset.refresh_from_db()
+    assert Path(asset.original_path) == storage.user_root(user) / "2015" / "density_plot.png"
+    assert outcomes[-1] == f"moved: {asset.original_path}" and Path(asset.original_path).exists()

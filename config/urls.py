@@ -24,6 +24,7 @@ urlpatterns = [
     path("admin/jobs/", include("jobs_app.urls")),
     path("admin/libraries/", include("media_app.library_urls")),
     path("admin/integrity/", include("media_app.integrity_urls")),
+    path("admin/storage-template/", include("media_app.storage_urls")),
     path("upload/", include("media_app.upload_urls")),
     path("console/", admin.site.urls),
     path("api/", api.urls),

@@ -30,7 +30,10 @@ def queue_all(job) -> str:
     return f"queued {count} {queue.item_job} job(s)"
 
 
-job_handler(*(queue.queue_all_job for queue in QUEUES if queue.item_job))(queue_all)
+# Storage Template Migration's queue-all job is the whole migration in one job, as Immich's (media_app.tasks):
+# it recovers interrupted moves first and removes empty folders last.
+job_handler(*(queue.queue_all_job for queue in QUEUES
+              if queue.item_job and queue.name != "storageTemplateMigration"))(queue_all)
 
 
 # --- Background tasks of the engine -------------------------------------------------------------------

@@ -107,6 +107,8 @@ class Asset(models.Model):
     thumbnails_generated_at = models.DateTimeField(null=True, blank=True)
     thumbnail_error = models.TextField(blank=True)
 
+    storage_error = models.TextField(blank=True, help_text="Why the storage template could not place the original.")
+
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True, help_text="In the trash since.")
     is_offline = models.BooleanField(default=False, help_text="The library file is missing or excluded.")
 
@@ -127,6 +129,44 @@ class Asset(models.Model):
     @property
     def is_video(self) -> bool:
         return self.type == AssetType.VIDEO
+
+
+class MoveHistory(models.Model):
+    """A file move in progress (Immich's move_history): written before the file is touched, removed once
+    the database points at the new path and the old file is gone, so a move interrupted at any step is
+    completed or rolled back by the next run."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="moves")
+    path_type = models.CharField(max_length=20, default="original")
+    old_path = models.TextField()
+    new_path = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["asset", "path_type"], name="move_history_one_per_file")]
+
+    def __str__(self):
+        return f"{self.old_path} -> {self.new_path}"
+
+
+class StorageMigrationReport(models.Model):
+    """What one Storage Template Migration did, shown to the administrator."""
+
+    template = models.TextField()
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    moved = models.PositiveIntegerField(default=0)
+    in_place = models.PositiveIntegerField(default=0)
+    recovered = models.PositiveIntegerField(default=0, help_text="Interrupted moves completed or rolled back.")
+    removed_folders = models.PositiveIntegerField(default=0)
+    skipped = models.JSONField(default=list, blank=True, help_text="[{asset, path, reason}], the first 1000.")
+    skipped_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"storage template migration of {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class SharedLink(models.Model):

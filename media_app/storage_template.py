@@ -2,7 +2,6 @@
 {{#if token}}…{{else}}…{{/if}}), in strict mode (an unknown token is an error), rendered to a relative
 path that can never escape the user's folder."""
 
-import posixpath
 import re
 from datetime import datetime
 
@@ -47,7 +46,12 @@ SAMPLE_VALUES = {
 SAMPLE_ALBUM_DATES = {"startDate": datetime(2021, 12, 31), "endDate": datetime(2023, 5, 6)}
 
 _TAG = re.compile(r"\{\{\{\s*([^}]*?)\s*\}\}\}|\{\{\s*([^}]*?)\s*\}\}")
-_UNSAFE = re.compile(r'[<>:"\\|?*\x00-\x1f]')
+_UNSAFE = re.compile(r'[<>:"\\|?*\x00-\x1f\x7f]')
+# Names Windows refuses for a file or folder (the library may be served over SMB).
+RESERVED_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"com{n}" for n in range(1, 10)),
+                            *(f"lpt{n}" for n in range(1, 10))})
+# Each folder or file name is clamped so that "+N" and the extension still fit in 255 bytes.
+MAX_SEGMENT_BYTES = 200
 
 
 class TemplateError(ValueError):
@@ -134,7 +138,8 @@ def _value(name: str, date: datetime, values: dict, album_dates: dict) -> str:
         _, which, token = name.split("-", 2)
         album_date = album_dates.get(which)
         return _format_date(album_date, token) if album_date else ""
-    return str(values.get(name) or "")
+    # A value (an album or camera name) is one folder or file name: its separators are not structure.
+    return str(values.get(name) or "").replace("/", "_").replace("\\", "_")
 
 
 def _render(nodes, date, values, album_dates) -> str:
@@ -151,17 +156,41 @@ def _render(nodes, date, values, album_dates) -> str:
     return "".join(out)
 
 
+def _safe_segment(segment: str) -> str:
+    segment = _UNSAFE.sub("_", segment).strip().rstrip(". ")
+    if segment.split(".")[0].lower() in RESERVED_NAMES:
+        segment = "_" + segment
+    return segment.encode()[:MAX_SEGMENT_BYTES].decode(errors="ignore")
+
+
 def render(template: str, date: datetime, values: dict, album_dates: dict | None = None) -> str:
-    """Render to a normalized relative path (no extension). Raises TemplateError if the result would
-    leave the user's folder or is empty."""
+    """Render to a relative path (no extension) of sanitised names: runs of slashes collapse, "." names go,
+    each name loses control and reserved characters and is clamped. Raises TemplateError for a ".." name
+    (the result would leave the user's folder) or an empty result."""
     text = _render(_parse(template), date, values, album_dates or {})
-    text = _UNSAFE.sub("_", text)
-    path = posixpath.normpath(re.sub(r"/+", "/", text).strip("/"))
-    if path in ("", ".") or path.startswith("..") or path.startswith("/"):
-        raise TemplateError(f"renders to “{text}”, which is outside the user's folder")
-    return path
+    segments = [segment for segment in text.split("/") if segment.strip() not in ("", ".")]
+    if any(segment.strip() == ".." for segment in segments):
+        raise TemplateError(f"renders to “{text}”, which is outside the user's folder (“..”)")
+    segments = [safe for safe in map(_safe_segment, segments) if safe]
+    if not segments:
+        raise TemplateError(f"renders to “{text}”, an empty path")
+    return "/".join(segments)
 
 
 def check_template(template: str) -> str:
     """Validate by compiling and test-rendering with sample data (as Immich's ConfigValidate does)."""
     return render(template, SAMPLE_DATE, SAMPLE_VALUES, SAMPLE_ALBUM_DATES)
+
+
+# The variables panel of the settings page, grouped as Immich's (SupportedDatetimePanel, SupportedVariablesPanel).
+TOKEN_GROUPS = (
+    ("Year", ("y", "yy")), ("Month", ("M", "MM", "MMM", "MMMM")), ("Week", ("W", "WW")), ("Day", ("d", "dd")),
+    ("Hour", ("h", "hh", "H", "HH")), ("Minute", ("m", "mm")), ("Second", ("s", "ss", "SSS")),
+    ("File", ("filename", "ext", "filetype", "filetypefull")), ("Asset", ("assetId", "assetIdShort")),
+    ("Camera", ("make", "model", "lensModel")), ("Album", ("album", "album-startDate-y", "album-endDate-y")),
+)
+
+
+def sample_value(token: str) -> str:
+    """What the token renders to with the sample data."""
+    return _value(token, SAMPLE_DATE, SAMPLE_VALUES, SAMPLE_ALBUM_DATES)

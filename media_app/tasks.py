@@ -9,16 +9,17 @@ from jobs_app.handlers import job_handler
 from jobs_app.queues import QUEUES, QUEUES_BY_NAME
 from jobs_app.services import enqueue, enqueue_stream, report_progress
 from jobs_app.tasks import register_item_source
-from settings_app.services import refresh_config
+from settings_app.services import get_config, refresh_config
 from users_app.services import user_purging
 
 from .models import Asset, AssetType
-from .services import integrity, libraries, memories, metadata, quota, thumbnails, transcode, trash, upload
+from .services import integrity, libraries, memories, metadata, quota, storage, thumbnails, transcode, trash, upload
 
 METADATA = QUEUES_BY_NAME["metadataExtraction"]
 THUMBNAILS = QUEUES_BY_NAME["thumbnailGeneration"]
 LIBRARY = QUEUES_BY_NAME["library"]
 VIDEO = QUEUES_BY_NAME["videoConversion"]
+STORAGE = QUEUES_BY_NAME["storageTemplateMigration"]
 
 # Sources of new files whose metadata job continues the chain to thumbnails.
 CHAINED_SOURCES = frozenset({"upload", "library", "watch"})
@@ -45,6 +46,13 @@ register_item_source(VIDEO.name, _ids(transcode.asset_ids_to_encode))
 register_item_source(LIBRARY.name, _ids(lambda force: libraries.library_ids_to_scan()))
 
 
+def _queue_derived_files(asset) -> None:
+    """What a new or changed original needs once it is in place: thumbnails, and an encoded video."""
+    enqueue(THUMBNAILS.name, THUMBNAILS.item_job, {"id": str(asset.id)})
+    if asset.type == AssetType.VIDEO:
+        enqueue(VIDEO.name, VIDEO.item_job, {"id": str(asset.id)})
+
+
 @job_handler(METADATA.item_job)
 def extract_metadata(job) -> str:
     asset_id = job.data["id"]
@@ -52,10 +60,13 @@ def extract_metadata(job) -> str:
         return f"asset {asset_id} no longer exists"
     refresh_config()  # e.g. reverse geocoding switched on just before "Extract Metadata ALL"
     asset = metadata.extract_asset(asset_id)
-    if job.data.get("source") in CHAINED_SOURCES:
-        enqueue(THUMBNAILS.name, THUMBNAILS.item_job, {"id": str(asset.id)})
-        if asset.type == AssetType.VIDEO:
-            enqueue(VIDEO.name, VIDEO.item_job, {"id": str(asset.id)})
+    source = job.data.get("source")
+    if get_config().storageTemplate.enabled and asset.library_id is None:
+        # Every extraction (a new file, a changed date) re-places the original; thumbnails follow the move
+        # so that they never read a file being moved.
+        enqueue(STORAGE.name, STORAGE.item_job, {"id": str(asset.id), "source": source})
+    elif source in CHAINED_SOURCES:
+        _queue_derived_files(asset)
     return f"metadata of {asset.original_filename}" + (f" (unreadable: {asset.metadata_error})"
                                                         if asset.metadata_error else "")
 
@@ -79,6 +90,31 @@ def encode_video(job) -> str:
         return f"asset {asset_id} no longer exists"
     refresh_config()  # "Transcode Videos ALL" right after a save uses the saved settings
     return transcode.transcode_asset(asset_id, progress=lambda percent: report_progress(job, percent))
+
+
+@job_handler(STORAGE.item_job)
+def place_original(job) -> str:
+    """StorageTemplateMigrationSingle (after metadata extraction): the original to its template path."""
+    asset_id = job.data["id"]
+    if not Asset.objects.filter(pk=asset_id).exists():
+        return f"asset {asset_id} no longer exists"
+    refresh_config()
+    placement = storage.place_asset_by_id(asset_id)
+    if job.data.get("source") in CHAINED_SOURCES:
+        _queue_derived_files(Asset.objects.get(pk=asset_id))
+    if placement is None:
+        return "skipped: the storage template is disabled"
+    return f"{placement.outcome}: {placement.path}" + (f" ({placement.reason})" if placement.reason else "")
+
+
+@job_handler(STORAGE.queue_all_job)
+def migrate_storage(job) -> str:
+    refresh_config()
+    report = storage.migrate_all()
+    if report is None:
+        return "skipped: the storage template is disabled, files stay where they are"
+    return (f"{report.moved} moved, {report.in_place} already in place, {report.skipped_count} skipped, "
+            f"{report.recovered} interrupted move(s) resolved, {report.removed_folders} empty folder(s) removed")
 
 
 @job_handler(LIBRARY.item_job)

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "settings_app",
     "jobs_app",
     "media_app",
+    "people_app",
     "config",
 ]
 

@@ -51,11 +51,15 @@ def claim(queue_name: str, limit: int, worker_id: str) -> list[Claim]:
         state = locked_row(QueueState, name=queue_name)  # serialises claimers of this queue across machines
         if state.is_paused:
             return []
+        now = timezone.now()
         active = Job.objects.filter(queue=queue_name, status=Job.ACTIVE).count()
         free = limit - active
+        if state.hold_reason:  # held: one probe job per probe interval, none while one runs
+            if active or (state.hold_probe_at and state.hold_probe_at > now):
+                return []
+            free = 1
         if free <= 0:
             return []
-        now = timezone.now()
         rows = list(
             Job.objects.filter(queue=queue_name, status=Job.WAITING, run_at__lte=now)
             .order_by("priority", "id").values_list("id", "name")[:free]
@@ -63,6 +67,9 @@ def claim(queue_name: str, limit: int, worker_id: str) -> list[Claim]:
         if not rows:
             return []
         token = uuid.uuid4().hex
+        if state.hold_reason:
+            QueueState.objects.filter(pk=queue_name).update(
+                hold_probe_at=now + timedelta(seconds=state.hold_probe_seconds))
         Job.objects.filter(id__in=[job_id for job_id, _ in rows]).update(
             status=Job.ACTIVE, claimed_by=worker_id, claim_token=token, executor_pid=None,
             lease_until=now + timedelta(seconds=conf.LEASE_SECONDS), started_at=now, runs=F("runs") + 1,
@@ -76,7 +83,8 @@ def claim_ready(queue_names, worker_id: str, skip=frozenset(), found_empty: set 
     moment ago and are not looked at; queues found empty now are added to `found_empty`."""
     config = get_config()
     now = timezone.now()
-    paused = set(QueueState.objects.filter(is_paused=True).values_list("name", flat=True))
+    paused = set(QueueState.objects.filter(Q(is_paused=True) | (~Q(hold_reason="") & Q(hold_probe_at__gt=now)))
+                 .values_list("name", flat=True))
     active = dict(
         Job.objects.filter(status=Job.ACTIVE).values("queue").annotate(n=Count("id")).values_list("queue", "n")
     )
@@ -127,6 +135,14 @@ def fail(job: Job, token: str, error: str, retryable: bool = True) -> str:
     pending.update(status=Job.FAILED, failures=failures, error=error, finished_at=now, claimed_by="",
                    claim_token="", executor_pid=None, lease_until=None)
     return Job.FAILED
+
+
+@retry_on_busy
+def retry_later(job: Job, token: str, reason: str, delay: float) -> bool:
+    """Put a job that could not run now back to waiting, after `delay` seconds; not counted as a failure."""
+    return bool(Job.objects.filter(id=job.id, claim_token=token, status=Job.ACTIVE).update(
+        status=Job.WAITING, error=reason, run_at=timezone.now() + timedelta(seconds=delay), claimed_by="",
+        claim_token="", executor_pid=None, lease_until=None))
 
 
 @retry_on_busy

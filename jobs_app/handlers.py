@@ -21,6 +21,15 @@ class Handler:
 HANDLERS: dict[str, Handler] = {}
 
 
+class RetryLater(Exception):  # noqa: N818  (not an error: the job goes back to the queue)
+    """Raised by a handler whose job cannot run now for a reason outside the job (a service it needs is
+    down): the job goes back to waiting for `delay` seconds, not counted as a failed attempt."""
+
+    def __init__(self, reason: str, delay: float = 30):
+        super().__init__(reason)
+        self.reason, self.delay = reason, delay
+
+
 def job_handler(*names: str, placeholder: bool = False):
     def register(func):
         for name in names:

@@ -1,6 +1,6 @@
 """Which function runs a job, by Immich job name. Handlers are thin: they take the Job and call a
-service. Placeholders mark work whose pipeline does not exist yet; registering a real handler for the
-same name (the media issues do) replaces them."""
+service. Placeholders mark work whose pipeline does not exist yet (or a generic default, such as the
+"queue all" fan-out); registering a real handler for the same name (the media issues do) replaces them."""
 
 import logging
 from collections.abc import Callable

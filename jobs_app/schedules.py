@@ -46,9 +46,9 @@ def next_run(cron: str, after: datetime) -> datetime:
     return croniter(cron, after.astimezone(server_timezone())).get_next(datetime)
 
 
-def _start(queue_name: str, force: bool | None) -> str:
+def _start(queue_name: str, force: bool | None, nightly: bool = False) -> str:
     try:
-        return services.start_queue(queue_name, force)
+        return services.start_queue(queue_name, force, nightly=nightly)
     except services.JobCommandError as refused:
         return f"{queue_name} not started: {refused}"
 
@@ -71,7 +71,7 @@ def fire_nightly(config) -> list[str]:
     if nightly.missingThumbnails:
         done.append(_start("thumbnailGeneration", False))
     if nightly.clusterNewFaces:
-        done.append(_start("facialRecognition", False))
+        done.append(_start("facialRecognition", False, nightly=True))
     if nightly.syncQuotaUsage:
         done.append(_enqueue_once("backgroundTask", "UserSyncUsage"))
     return done

@@ -309,9 +309,10 @@ def start_mode(queue: Queue, force: bool | None) -> StartMode:
                           + " or ".join(mode.label for mode in queue.start_modes) + ".")
 
 
-def start_queue(queue_name: str, force: bool | None, *, user=None) -> str:
-    """Queue the 'queue all' job of a queue (force: True = ALL, False = MISSING, None = REFRESH).
-    Returns a message for the administrator; raises QueueBusy when the queue is running."""
+def start_queue(queue_name: str, force: bool | None, *, user=None, nightly: bool = False) -> str:
+    """Queue the 'queue all' job of a queue (force: True = ALL, False = MISSING, None = REFRESH; `nightly`
+    when the nightly tasks start it, as Immich's job data). Returns a message for the administrator; raises
+    QueueBusy when the queue is running."""
     queue = get_queue(queue_name)
     if not queue.can_start:
         raise JobCommandError(f"Invalid job name: {queue_name} cannot be started, its jobs are queued by the server.")
@@ -325,8 +326,8 @@ def start_queue(queue_name: str, force: bool | None, *, user=None) -> str:
     with transaction.atomic():
         run = QueueRun.objects.create(queue=queue_name, force=mode.force, label=mode.label,
                                       started_by=user if getattr(user, "pk", None) else None, total=1)
-        job = enqueue(queue_name, queue.queue_all_job, {"force": mode.force}, dedupe_key=queue.queue_all_job,
-                      run=run)
+        job = enqueue(queue_name, queue.queue_all_job, {"force": mode.force, **({"nightly": True} if nightly else {})},
+                      dedupe_key=queue.queue_all_job, run=run)
         if job is None:
             transaction.set_rollback(True)
             raise QueueBusy(f"{queue.title} is already running.")

@@ -31,7 +31,9 @@ def queue_all(job) -> str:
     return f"queued {count} {queue.item_job} job(s)"
 
 
-job_handler(*(queue.queue_all_job for queue in QUEUES if queue.item_job))(queue_all)
+# The generic "queue all"; an app whose queue-all does more (e.g. facial recognition's nightly check) registers
+# its own handler for the name, which replaces this one.
+job_handler(*(queue.queue_all_job for queue in QUEUES if queue.item_job), placeholder=True)(queue_all)
 
 
 @job_handler(*(queue.item_job for queue in QUEUES if queue.item_job), placeholder=True)

@@ -14,6 +14,7 @@ from users_app.services import user_purging
 
 from .models import Asset
 from .services import libraries, metadata, thumbnails, upload
+from .signals import thumbnails_generated
 
 METADATA = QUEUES_BY_NAME["metadataExtraction"]
 THUMBNAILS = QUEUES_BY_NAME["thumbnailGeneration"]
@@ -51,7 +52,7 @@ def extract_metadata(job) -> str:
     refresh_config()  # e.g. reverse geocoding switched on just before "Extract Metadata ALL"
     asset = metadata.extract_asset(asset_id)
     if job.data.get("source") in CHAINED_SOURCES:
-        enqueue(THUMBNAILS.name, THUMBNAILS.item_job, {"id": str(asset.id)})
+        enqueue(THUMBNAILS.name, THUMBNAILS.item_job, {"id": str(asset.id), "source": job.data["source"]})
     return f"metadata of {asset.original_filename}" + (f" (unreadable: {asset.metadata_error})"
                                                         if asset.metadata_error else "")
 
@@ -65,6 +66,7 @@ def generate_thumbnails(job) -> str:
     # second old: one small query per job.
     refresh_config()
     asset = thumbnails.generate_asset(asset_id)
+    thumbnails_generated.send(sender=Asset, asset=asset, source=job.data.get("source", ""))
     return f"thumbnails of {asset.original_filename}"
 
 

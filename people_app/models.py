@@ -92,3 +92,16 @@ class FaceIndexState(models.Model):
 
     def __str__(self):
         return f"face index of {self.owner_id} v{self.version}"
+
+
+class AssetFaceStatus(models.Model):
+    """When face detection last ran on an asset (Immich's asset_job_status.facesRecognizedAt), with which
+    model, and why it failed if it did. MISSING runs take the assets without a detection."""
+
+    asset = models.OneToOneField(Asset, on_delete=models.CASCADE, primary_key=True, related_name="face_status")
+    detected_at = models.DateTimeField(null=True, blank=True)
+    model_name = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self):
+        return f"faces of {self.asset_id}: {self.detected_at or 'not detected'}"

@@ -169,8 +169,10 @@ class Neighbourhood:
 
 
 def search(owner_id, model_name: str, vector: np.ndarray, *, max_distance: float,
-           photo_date: date | None = None) -> Neighbourhood:
-    """Cosine distances (1 - a.b, 0-2 as Immich) from `vector` to the owner's searchable faces."""
+           photo_date: date | None = None, face_id=None, asset_id=None) -> Neighbourhood:
+    """Cosine distances (1 - a.b, 0-2 as Immich) from `vector` to the owner's searchable faces. With the
+    query's face and asset, the other faces of that photo are left out: two faces of one photo are two
+    people, so they are never each other's neighbours (nor make each other core)."""
     index = owner_index(owner_id, model_name)
     if not len(index.face_ids) or index.matrix.shape[1] != len(vector):
         return Neighbourhood(index, np.zeros(0, np.float32), max_distance)
@@ -185,6 +187,11 @@ def search(owner_id, model_name: str, vector: np.ndarray, *, max_distance: float
         codes = [index.person_code[str(p)] for p in born_later if str(p) in index.person_code]
         if codes:
             hidden.append(np.isin(index.person_codes, codes))
+    if asset_id is not None and str(asset_id) in index.asset_code:
+        same_photo = index.asset_codes == index.asset_code[str(asset_id)]
+        if face_id is not None and str(face_id) in index.face_position:
+            same_photo[index.face_position[str(face_id)]] = False
+        hidden.append(same_photo)
     for mask in hidden:
         distances[mask] = np.inf
     return Neighbourhood(index, distances, max_distance)

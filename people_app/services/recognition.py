@@ -5,8 +5,9 @@ included) within max distance; a face with at least min faces neighbours is a co
 is sent to the back of the queue once (deferred), so that core faces are placed first. The face joins the
 person of its nearest assigned neighbour (or of the nearest assigned face within max distance); only a
 core face founds a new person. Beyond Immich: a person never gets two faces of one photo (Immich issue
-#12921) — a person who already has a face in this photo is skipped for the next candidate, and a core face
-that reaches nobody else founds a new person."""
+#12921): the other faces of the same photo are not neighbours (they neither make a face core nor lead it to
+a person), and a person who already has a face in this photo is skipped for the next candidate; a core
+face that reaches nobody else founds a new person."""
 
 import logging
 from collections import deque
@@ -56,7 +57,7 @@ def recognize_face(face_id, config=None) -> Outcome:
         return Outcome(SKIPPED, str(face.pk), reason="the photo is in the trash")
     owner_id = face.asset.owner_id
     neighbourhood = face_index.search(owner_id, face.model_name, face.vector, max_distance=settings.maxDistance,
-                                      photo_date=_photo_date(face.asset))
+                                      photo_date=_photo_date(face.asset), face_id=face.pk, asset_id=face.asset_id)
     matches = neighbourhood.nearest(settings.minFaces)
     if settings.minFaces > 1 and len(matches) <= 1:
         return Outcome(NOISE, str(face.pk), reason="no other face within max distance")

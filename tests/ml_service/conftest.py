@@ -45,9 +45,9 @@ def start_service(folder: Path, command: list[str], **env) -> RunningService:
         if process.poll() is not None:
             pytest.fail(f"the ML service exited with {process.returncode}:\n{service.log()}")
         try:
-            if requests.get(f"{service.url}/ping", timeout=1).text == "pong":
+            if requests.get(f"{service.url}/ping", timeout=5).text == "pong":
                 return service
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused while starting, or slow on a busy machine
             pass
         time.sleep(0.1)
     stop_service(service)

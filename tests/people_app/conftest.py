@@ -46,3 +46,39 @@ def blobs(rng, centres: int, per_centre: int, dim: int = 64, spread: float = 0.0
             points.append(unit(centre + rng.normal(scale=spread, size=dim)))
             labels.append(label)
     return points, labels
+
+
+# --- The real ML service (python -m ml_service), one process per test session ------------------------------
+
+
+@pytest.fixture(scope="session")
+def ml_service(tmp_path_factory):
+    from tests.ml_service.conftest import start_service, stop_service
+
+    service = start_service(tmp_path_factory.mktemp("ml"), ["-m", "ml_service"])
+    yield service
+    stop_service(service)
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def use_ml(db, ml_service):
+    """Point the Machine Learning URLs at the given service(s); fresh URL health in this process."""
+    import ml_client
+    from settings_app.services import save_values
+
+    def use(*urls, **checks):
+        ml_client.forget_health()
+        values = {"machineLearning.urls": list(urls or [ml_service.url])}
+        values.update({f"machineLearning.availabilityChecks.{k}": v for k, v in checks.items()})
+        result = save_values(values)
+        assert result.ok, result.errors
+
+    use()
+    yield use
+    ml_client.forget_health()

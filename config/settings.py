@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "settings_app",
     "jobs_app",
     "media_app",
+    "ml_client",
     "people_app",
     "config",
 ]

@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/system-settings/", include("settings_app.urls")),
     path("admin/jobs/", include("jobs_app.urls")),
     path("admin/libraries/", include("media_app.library_urls")),
+    path("admin/machine-learning/", include("ml_client.urls")),
     path("upload/", include("media_app.upload_urls")),
     path("console/", admin.site.urls),
     path("api/", include("users_app.api_urls")),

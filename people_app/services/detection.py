@@ -16,10 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-import ml_client
 from media_app.formats import extension
 from media_app.models import Asset, AssetType
 from media_app.services.thumbnails import absolute
+from ml_client import client as ml_client
 from settings_app.services import get_config
 
 from ..models import AssetFaceStatus, Face

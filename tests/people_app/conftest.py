@@ -69,7 +69,7 @@ def media_root(settings, tmp_path):
 @pytest.fixture
 def use_ml(db, ml_service):
     """Point the Machine Learning URLs at the given service(s); fresh URL health in this process."""
-    import ml_client
+    from ml_client import client as ml_client
     from settings_app.services import save_values
 
     def use(*urls, **checks):

@@ -26,5 +26,7 @@ urlpatterns = [
     path("api/", include("settings_app.api_urls")),
     path("api/", include("jobs_app.api_urls")),
     path("api/", include("media_app.upload_api_urls")),
+    path("api/", include("people_app.api_urls")),
     path("", include("media_app.urls")),
+    path("", include("people_app.urls")),
 ]

@@ -20,7 +20,6 @@ from .services import detection, recognition, thumbnails
 DETECTION = QUEUES_BY_NAME["faceDetection"]
 RECOGNITION = QUEUES_BY_NAME["facialRecognition"]
 THUMBNAILS = QUEUES_BY_NAME["thumbnailGeneration"]
-PERSON_THUMBNAIL_JOB = "PersonGenerateThumbnail"
 RECOGNITION_STATE = "facial-recognition-state"
 WAIT_FOR_QUEUES = (THUMBNAILS.name, DETECTION.name)
 
@@ -28,12 +27,6 @@ WAIT_FOR_QUEUES = (THUMBNAILS.name, DETECTION.name)
 def queue_recognition(face_ids, run_id=None) -> int:
     return enqueue_stream(RECOGNITION.name, RECOGNITION.item_job, ({"id": face_id} for face_id in face_ids),
                           run_id=run_id)
-
-
-def queue_person_thumbnail(person_id) -> None:
-    # Priority as Immich's: a new person's picture comes before the remaining thumbnails.
-    enqueue(THUMBNAILS.name, PERSON_THUMBNAIL_JOB, {"id": str(person_id)}, priority=-1,
-            dedupe_key=f"{PERSON_THUMBNAIL_JOB}:{person_id}")
 
 
 # --- Face detection --------------------------------------------------------------------------------------
@@ -104,11 +97,11 @@ def recognize_face(job) -> str:
         enqueue_stream(RECOGNITION.name, RECOGNITION.item_job, [{"id": outcome.face_id, "deferred": True}],
                        run_id=job.run_id)
     elif outcome.status == recognition.CREATED:
-        queue_person_thumbnail(outcome.person_id)
+        thumbnails.queue_thumbnail(outcome.person_id)
     return outcome.describe()
 
 
-@job_handler(PERSON_THUMBNAIL_JOB)
+@job_handler(thumbnails.PERSON_THUMBNAIL_JOB)
 def generate_person_thumbnail(job) -> str:
     path = thumbnails.generate(job.data["id"])
     return f"person {job.data['id']}: " + (f"thumbnail {path.name}" if path else "no face to make a thumbnail from")

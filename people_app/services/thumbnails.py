@@ -8,11 +8,13 @@ from django.conf import settings
 from django.db import transaction
 from PIL import Image
 
+from jobs_app.services import enqueue
 from media_app.services.imaging import load_pixels, open_image
 from media_app.services.thumbnails import absolute, write_atomically
 
 from ..models import Face, Person
 
+PERSON_THUMBNAIL_JOB = "PersonGenerateThumbnail"  # on Immich's thumbnailGeneration queue
 THUMBNAIL_SIZE = 250  # px, a square (Immich's person thumbnail size)
 MARGIN = 0.3  # of the face's larger side, added on each side
 
@@ -60,3 +62,9 @@ def generate(person_id) -> Path | None:
         Person.objects.filter(pk=person.pk).update(
             face=face, thumbnail_path=str(path.relative_to(settings.MEDIA_ROOT)))
     return path
+
+
+def queue_thumbnail(person_id) -> None:
+    # Priority as Immich's: a person's picture comes before the remaining photo thumbnails.
+    enqueue("thumbnailGeneration", PERSON_THUMBNAIL_JOB, {"id": str(person_id)}, priority=-1,
+            dedupe_key=f"{PERSON_THUMBNAIL_JOB}:{person_id}")

@@ -143,3 +143,11 @@ def test_recluster_keeps_named_people(user_client, family):
     assert not Person.objects.filter(pk=people["unnamed"].pk).exists()
     assert Person.objects.get(pk=people["Alice"].pk).faces.count() == 3
     assert Job.objects.filter(name="FacialRecognition").count() == 2
+
+
+def test_anonymous_visitors_are_sent_to_login_or_get_401(client, family):
+    alice = family[0]["Alice"]
+    assert client.get("/people/")["Location"].startswith("/login/")
+    assert client.get(f"/people/{alice.pk}/")["Location"].startswith("/login/")
+    for url in ("/api/people", f"/api/people/{alice.pk}", f"/api/people/{alice.pk}/statistics", "/api/faces?id=x"):
+        assert client.get(url).status_code == 401

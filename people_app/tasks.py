@@ -11,11 +11,11 @@ from jobs_app.models import Job, JobsMetadata
 from jobs_app.queues import QUEUES_BY_NAME
 from jobs_app.services import enqueue, enqueue_stream
 from jobs_app.tasks import register_item_source
-from media_app.signals import thumbnails_generated
+from media_app.signals import metadata_extracted, thumbnails_generated
 from settings_app.services import get_config, refresh_config
 
-from .models import Face
-from .services import detection, recognition, thumbnails
+from .models import Face, Person
+from .services import detection, metadata_faces, recognition, thumbnails
 
 DETECTION = QUEUES_BY_NAME["faceDetection"]
 RECOGNITION = QUEUES_BY_NAME["facialRecognition"]
@@ -54,6 +54,12 @@ def detect_faces_of_new_assets(sender, asset, source, **kwargs):
     """Immich: a new file's thumbnails are followed by face detection (not on "Generate Thumbnails ALL")."""
     if source in ("upload", "library", "watch") and not detection.disabled_reason(get_config()):
         enqueue(DETECTION.name, DETECTION.item_job, {"id": str(asset.pk)})
+    # People imported from the file's metadata get their picture once the photo has a preview.
+    for person_id in Person.objects.filter(faces__asset=asset, thumbnail_path="").values_list("pk", flat=True):
+        thumbnails.queue_thumbnail(person_id)
+
+
+metadata_extracted.connect(metadata_faces.on_metadata_extracted, dispatch_uid="people_app.import_metadata_faces")
 
 
 # --- Facial recognition ----------------------------------------------------------------------------------

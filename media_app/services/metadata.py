@@ -18,6 +18,7 @@ from settings_app.services import get_config
 
 from ..formats import asset_type_for
 from ..models import Asset, AssetType
+from ..signals import metadata_extracted
 from . import geocoding
 from .imaging import BadMediaFile, check_readable, open_image
 
@@ -489,6 +490,7 @@ def extract_asset(asset_id) -> Asset:
 
     asset.metadata_extracted_at = timezone.now()
     asset.save()
+    metadata_extracted.send(sender=Asset, asset=asset)
     return asset
 
 

@@ -125,6 +125,12 @@ def bump(owner_id, *, assigned: dict | None = None) -> None:
             index.version = version
 
 
+def asset_deleted(sender, instance, **kwargs) -> None:
+    """post_delete of an asset (trash purge, user deletion): its faces went with it. Only an existing
+    counter is moved: during a user's deletion their counter row is being deleted too."""
+    FaceIndexState.objects.filter(owner_id=instance.owner_id).update(version=F("version") + 1)
+
+
 def forget_cache() -> None:
     _CACHE.clear()
 

@@ -71,6 +71,10 @@ def recognize_face(face_id, config=None) -> Outcome:
     person_id = next((p for p in map(neighbourhood.person_at, matches) if p and p not in taken), None)
     if person_id is None:
         person_id = neighbourhood.nearest_person(exclude=taken)
+    if person_id is not None and not Person.objects.filter(pk=person_id, owner_id=owner_id).exists():
+        # The person went since this process's matrix was current (a change that told no one): search again.
+        face_index.forget_cache()
+        return recognize_face(face_id, config)
     with transaction.atomic():
         created = False
         if person_id is None:

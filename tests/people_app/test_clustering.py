@@ -189,3 +189,29 @@ def test_a_change_in_another_process_reloads_the_index(user, ml_settings):
     second.refresh_from_db()
     first.refresh_from_db()
     assert second.person_id == first.person_id
+
+
+def test_a_purged_photo_leaves_no_phantom_neighbours(user, ml_settings):
+    """Deleting a photo for good (trash purge) removes its faces from every cached matrix."""
+    ml_settings(minFaces=3, maxDistance=0.5)
+    points, _ = blobs(np.random.default_rng(41), 1, 3)
+    faces = [add_face(photo(user), p) for p in points]
+    face_index.owner_index(user.pk, "test-model")  # cached with three faces
+    faces[2].asset.delete()
+    assert recognition.cluster_faces([faces[0].pk, faces[1].pk]) == {"deferred": 2, "unassigned": 2}
+    assert Person.objects.count() == 0
+
+
+def test_a_person_deleted_behind_the_cache_is_not_used(user, ml_settings):
+    ml_settings(minFaces=1, maxDistance=0.5)
+    points, _ = blobs(np.random.default_rng(42), 1, 2)
+    first = add_face(photo(user), points[0])
+    recognition.cluster_faces([first.pk])
+    first.refresh_from_db()
+    Person.objects.filter(pk=first.person_id).delete()  # no counter bump: as a raw delete would
+    second = add_face(photo(user), points[1])
+    face_index.owner_index(user.pk, "test-model").assign(first.pk, first.person_id)  # a stale cache
+    face_index._CACHE[(str(user.pk), "test-model")].version = face_index.current_version(user.pk)
+    recognition.cluster_faces([second.pk])
+    second.refresh_from_db()
+    assert second.person_id is not None and second.person_id != first.person_id

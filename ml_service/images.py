@@ -26,14 +26,21 @@ def decode_image(data: bytes) -> np.ndarray:
         raise ImageDecodeError("The image is empty (0 bytes).")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
             with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > MAX_IMAGE_PIXELS:
+                    raise ImageDecodeError(f"The image is larger than {MAX_IMAGE_PIXELS} pixels.")
                 upright = ImageOps.exif_transpose(image)
+                if upright.mode.startswith("I"):  # 16/32-bit grey: PIL's RGB conversion would clip it to white
+                    grey = np.asarray(upright, dtype=np.float64)
+                    grey = (255 * grey / max(float(grey.max()), 1.0)).astype(np.uint8)
+                    return np.repeat(grey[:, :, np.newaxis], 3, axis=2)
                 return np.asarray(upright.convert("RGB"))
+    except ImageDecodeError:
+        raise
     except UnidentifiedImageError:
         raise ImageDecodeError("The image could not be decoded: not a supported image format.")
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageDecodeError(f"The image could not be decoded: larger than {MAX_IMAGE_PIXELS} pixels.")
+    except Image.DecompressionBombError:
+        raise ImageDecodeError(f"The image is larger than {MAX_IMAGE_PIXELS} pixels.")
     except (OSError, ValueError, SyntaxError) as error:  # truncated or corrupt files
         raise ImageDecodeError(f"The image could not be decoded: {error}")

@@ -40,17 +40,25 @@ def start_service(folder: Path, command: list[str], **env) -> RunningService:
             [sys.executable, *command, "--port", str(port)], cwd=PROJECT_DIR, env=environment, stdout=log, stderr=log
         )
     service = RunningService(f"http://127.0.0.1:{port}", process, log_path, model_cache)
+    try:
+        wait_for_ping(service)
+    except BaseException:  # never leave the process behind, whatever stopped the wait
+        stop_service(service)
+        raise
+    return service
+
+
+def wait_for_ping(service: RunningService) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the ML service exited with {process.returncode}:\n{service.log()}")
+        if service.process.poll() is not None:
+            pytest.fail(f"the ML service exited with {service.process.returncode}:\n{service.log()}")
         try:
-            if requests.get(f"{service.url}/ping", timeout=5).text == "pong":
-                return service
-        except requests.RequestException:  # refused while starting, or slow on a busy machine
+            if requests.get(f"{service.url}/ping", timeout=1).text == "pong":
+                return
+        except requests.RequestException:  # not listening yet, or the worker still booting
             pass
         time.sleep(0.1)
-    stop_service(service)
     pytest.fail(f"the ML service did not answer /ping within 60 s:\n{service.log()}")
 
 

@@ -225,3 +225,53 @@ def test_a_task_this_service_does_not_serve_says_so(ml_service):
     response = post(ml_service, entries, text="a dog on a beach")
     assert response.status_code == 500
     assert "'clip' is not served" in response.json()["detail"]
+
+
+def test_a_chunked_upload_without_content_length(ml_service):
+    boundary = "immichboundary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="entries"\r\n\r\n{faces_entries()}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="blob"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode() + (FACES / "obama_small.jpg").read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+
+    def chunks():
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+
+    response = requests.post(
+        f"{ml_service.url}/predict",
+        data=chunks(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    assert len(response.json()["facial-recognition"]) == 1
+
+
+def test_url_encoded_entries_with_text_are_read(ml_service):
+    response = requests.post(
+        f"{ml_service.url}/predict", data={"entries": faces_entries(), "text": "a face"}, timeout=30
+    )
+    assert response.status_code == 400 and "needs an image" in response.json()["detail"]
+
+
+def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(ml_service):
+    names = ["faces.jpg", "detection6.jpg", "Family1-Dad1.jpg", "test-image-person-group.jpg"]
+    alone = [predict_faces(ml_service, name) for name in names]
+    results = [None] * len(names)
+
+    def run(index):
+        results[index] = predict_faces(ml_service, names[index])
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(names))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for together, single in zip(results, alone, strict=True):
+        assert [face["boundingBox"] for face in together["facial-recognition"]] == [
+            face["boundingBox"] for face in single["facial-recognition"]
+        ]
+        for a, b in zip(together["facial-recognition"], single["facial-recognition"], strict=True):
+            assert float(embedding(a) @ embedding(b)) > 0.9999

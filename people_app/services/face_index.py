@@ -182,7 +182,9 @@ def search(owner_id, model_name: str, vector: np.ndarray, *, max_distance: float
     index = owner_index(owner_id, model_name)
     if not len(index.face_ids) or index.matrix.shape[1] != len(vector):
         return Neighbourhood(index, np.zeros(0, np.float32), max_distance)
-    distances = 1.0 - index.matrix @ np.asarray(vector, dtype=np.float32)
+    # einsum, not BLAS: one thread streaming the matrix (the product is memory-bound), where a threaded BLAS
+    # spin-waits for cores that busy workers hold and got 5x slower in the benchmark on a loaded machine.
+    distances = 1.0 - np.einsum("ij,j->i", index.matrix, np.asarray(vector, dtype=np.float32))
     hidden = []
     trashed = Asset.objects.filter(owner_id=owner_id, deleted_at__isnull=False).values_list("id", flat=True)
     trashed_codes = [index.asset_code[str(a)] for a in trashed if str(a) in index.asset_code]

@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "jobs_app",
     "media_app",
     "api_app",
+    "ml_client",
+    "people_app",
     "config",
 ]
 

@@ -25,8 +25,10 @@ urlpatterns = [
     path("admin/libraries/", include("media_app.library_urls")),
     path("admin/integrity/", include("media_app.integrity_urls")),
     path("admin/storage-template/", include("media_app.storage_urls")),
+    path("admin/machine-learning/", include("ml_client.urls")),
     path("upload/", include("media_app.upload_urls")),
     path("console/", admin.site.urls),
     path("api/", api.urls),
     path("", include("media_app.urls")),
+    path("", include("people_app.urls")),
 ]

@@ -63,6 +63,10 @@ def claim(queue_name: str, limit: int, worker_id: str, at_most: int | None = Non
             return []
         active = Job.objects.filter(queue=queue_name, status=Job.ACTIVE).count()
         free = limit - active if at_most is None else min(limit - active, at_most)
+        if state.hold_reason:  # held: one probe job per probe interval, none while one runs
+            if active or (state.hold_probe_at and state.hold_probe_at > database_now()):
+                return []
+            free = min(free, 1)
         if free <= 0:
             return []
         rows = list(
@@ -72,6 +76,8 @@ def claim(queue_name: str, limit: int, worker_id: str, at_most: int | None = Non
         if not rows:
             return []
         token = uuid.uuid4().hex
+        if state.hold_reason:
+            QueueState.objects.filter(pk=queue_name).update(hold_probe_at=seconds_from_now(state.hold_probe_seconds))
         Job.objects.filter(id__in=[job_id for job_id, _ in rows]).update(
             status=Job.ACTIVE, claimed_by=worker_id, claim_token=token, executor_pid=None,
             lease_until=seconds_from_now(conf.LEASE_SECONDS), started_at=Now(), runs=F("runs") + 1,
@@ -86,7 +92,9 @@ def claim_ready(queue_names, worker_id: str, skip=frozenset(), found_empty: set 
     moment ago and are not looked at; queues found empty now are added to `found_empty`. At most
     `capacity` jobs are claimed in all (the machine's free processes)."""
     config = get_config()
-    paused = set(QueueState.objects.filter(is_paused=True).values_list("name", flat=True))
+    now = database_now()
+    paused = set(QueueState.objects.filter(Q(is_paused=True) | (~Q(hold_reason="") & Q(hold_probe_at__gt=now)))
+                 .values_list("name", flat=True))
     active = dict(
         Job.objects.filter(status=Job.ACTIVE).values("queue").annotate(n=Count("id")).values_list("queue", "n")
     )
@@ -139,6 +147,14 @@ def fail(job: Job, token: str, error: str, retryable: bool = True) -> str:
     pending.update(status=Job.FAILED, failures=failures, error=error, finished_at=Now(), claimed_by="",
                    claim_token="", executor_pid=None, lease_until=None)
     return Job.FAILED
+
+
+@retry_on_busy
+def retry_later(job: Job, token: str, reason: str, delay: float) -> bool:
+    """Put a job that could not run now back to waiting, after `delay` seconds; not counted as a failure."""
+    return bool(Job.objects.filter(id=job.id, claim_token=token, status=Job.ACTIVE).update(
+        status=Job.WAITING, error=reason, run_at=seconds_from_now(delay), claimed_by="",
+        claim_token="", executor_pid=None, lease_until=None))
 
 
 @retry_on_busy

@@ -1,6 +1,6 @@
 """Which function runs a job, by Immich job name. Handlers are thin: they take the Job and call a
-service. Placeholders mark work whose pipeline does not exist yet; registering a real handler for the
-same name (the media issues do) replaces them."""
+service. Placeholders mark work whose pipeline does not exist yet (or a generic default, such as the
+"queue all" fan-out); registering a real handler for the same name (the media issues do) replaces them."""
 
 import logging
 from collections.abc import Callable
@@ -19,6 +19,15 @@ class Handler:
 
 
 HANDLERS: dict[str, Handler] = {}
+
+
+class RetryLater(Exception):  # noqa: N818  (not an error: the job goes back to the queue)
+    """Raised by a handler whose job cannot run now for a reason outside the job (a service it needs is
+    down): the job goes back to waiting for `delay` seconds, not counted as a failed attempt."""
+
+    def __init__(self, reason: str, delay: float = 30):
+        super().__init__(reason)
+        self.reason, self.delay = reason, delay
 
 
 def job_handler(*names: str, placeholder: bool = False):

@@ -62,10 +62,15 @@ class QueueState(models.Model):
 
     name = models.CharField(max_length=40, primary_key=True)
     is_paused = models.BooleanField(default=False)
+    # A hold set by the server itself (e.g. no machine-learning server answers): the queue's jobs wait, one
+    # is let through every hold_probe_seconds to find out whether the cause is gone; the app releases it.
+    hold_reason = models.CharField(max_length=500, blank=True, default="")
+    hold_probe_at = models.DateTimeField(null=True, blank=True)
+    hold_probe_seconds = models.FloatField(default=30)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):
-        return f"{self.name} ({'paused' if self.is_paused else 'running'})"
+        return f"{self.name} ({'paused' if self.is_paused else 'held' if self.hold_reason else 'running'})"
 
 
 class QueueRun(models.Model):

@@ -16,7 +16,7 @@ from django_q.exceptions import TimeoutException
 from settings_app.services import get_config
 
 from . import conf, engine, shared
-from .handlers import get_handler
+from .handlers import RetryLater, get_handler
 from .models import Job, QueueRun
 from .queues import QUEUES_BY_NAME
 
@@ -44,6 +44,10 @@ def _execute(job: Job, token: str) -> str:
         if handler is None:
             raise LookupError(f"No handler is registered for the job {job.name}.")
         outcome = handler.func(job) or "done"
+    except RetryLater as later:
+        engine.retry_later(job, token, later.reason, later.delay)
+        log.info("%s/%s #%s waits: %s", job.queue, job.name, job.pk, later.reason)
+        return f"waiting: {later.reason}"
     except TimeoutException:
         timeout = QUEUES_BY_NAME[job.queue].timeout
         _record_outcome(job, engine.fail, job, token, f"Timed out after {timeout} seconds.", retryable=False)

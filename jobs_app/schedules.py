@@ -49,9 +49,9 @@ def next_run(cron: str, after: datetime) -> datetime:
     return next_cron_runs(cron, 1, after)[0]
 
 
-def _start(queue_name: str, force: bool | None) -> str:
+def _start(queue_name: str, force: bool | None, nightly: bool = False) -> str:
     try:
-        return services.start_queue(queue_name, force)
+        return services.start_queue(queue_name, force, nightly=nightly)
     except services.JobCommandError as refused:
         return f"{queue_name} not started: {refused}"
 
@@ -77,7 +77,7 @@ def fire_nightly(config) -> list[str]:
     if nightly.missingThumbnails:
         done.append(_start("thumbnailGeneration", False))
     if nightly.clusterNewFaces:
-        done.append(_start("facialRecognition", False))
+        done.append(_start("facialRecognition", False, nightly=True))
     if nightly.generateMemories:
         done.append(_enqueue_once("backgroundTask", "MemoryGenerate"))
     if nightly.syncQuotaUsage:

@@ -121,6 +121,44 @@ def paused_queues() -> set[str]:
     return set(QueueState.objects.filter(is_paused=True).values_list("name", flat=True))
 
 
+def held_queues() -> dict[str, str]:
+    """Queues the server holds (see hold_queues), with the reason."""
+    return dict(QueueState.objects.exclude(hold_reason="").values_list("name", "hold_reason"))
+
+
+@retry_on_busy
+def hold_queues(queue_names, reason: str, probe_seconds: float) -> list[str]:
+    """Hold queues for a reason outside their jobs (e.g. a service they need does not answer): their jobs
+    wait instead of failing, and one job is let through every `probe_seconds` to find out whether the
+    reason is gone. The app that set the hold releases it (release_queues). Returns the queues newly held."""
+    names = [get_queue(name).name for name in queue_names]
+    with transaction.atomic():
+        newly = list(QueueState.objects.filter(name__in=names, hold_reason="").values_list("name", flat=True))
+        for name in names:
+            QueueState.objects.get_or_create(name=name)
+        QueueState.objects.filter(name__in=names).update(
+            hold_reason=reason[:500], hold_probe_seconds=probe_seconds,
+            hold_probe_at=timezone.now() + timedelta(seconds=probe_seconds))
+    if newly:
+        log.warning("queues %s held: %s", ", ".join(newly), reason)
+    return newly
+
+
+@retry_on_busy
+def release_queues(queue_names) -> list[str]:
+    """End a hold: the held jobs run at once. Returns the queues that were held."""
+    held = list(QueueState.objects.filter(name__in=list(queue_names)).exclude(hold_reason="")
+                .values_list("name", flat=True))
+    if held:
+        QueueState.objects.filter(name__in=held).update(hold_reason="", hold_probe_at=None)
+        # Jobs that waited for the hold run now, not after their back-off.
+        Job.objects.filter(queue__in=held, status=Job.WAITING, run_at__gt=timezone.now()).update(
+            run_at=timezone.now())
+        shared.publish()
+        log.info("queues %s resumed", ", ".join(held))
+    return held
+
+
 def queue_counts() -> dict[str, Counts]:
     now = timezone.now()
     counts = {queue.name: Counts() for queue in QUEUES}
@@ -213,6 +251,7 @@ class QueueStatus:
     sparkline: list[int] = field(default_factory=list)
     disabled: str = ""
     running: list[Job] = field(default_factory=list)
+    hold_reason: str = ""
 
     @property
     def is_active(self) -> bool:
@@ -228,13 +267,14 @@ def queue_statuses(with_details: bool = False) -> list[QueueStatus]:
     config = get_config()
     counts = queue_counts()
     paused = paused_queues()
+    held = held_queues()
     progress = current_progress() if with_details else {}
     series = throughput() if with_details else {}
     running = running_progress() if with_details else {}
     return [
         QueueStatus(queue, counts[queue.name], queue.name in paused, concurrency_of(queue.name, config),
                     progress.get(queue.name), series.get(queue.name, []), disabled_reason(queue, config),
-                    running.get(queue.name, []))
+                    running.get(queue.name, []), held.get(queue.name, ""))
         for queue in QUEUES
     ]
 
@@ -298,9 +338,10 @@ def start_mode(queue: Queue, force: bool | None) -> StartMode:
                           + " or ".join(mode.label for mode in queue.start_modes) + ".")
 
 
-def start_queue(queue_name: str, force: bool | None, *, user=None) -> str:
-    """Queue the 'queue all' job of a queue (force: True = ALL, False = MISSING, None = REFRESH).
-    Returns a message for the administrator; raises QueueBusy when the queue is running."""
+def start_queue(queue_name: str, force: bool | None, *, user=None, nightly: bool = False) -> str:
+    """Queue the 'queue all' job of a queue (force: True = ALL, False = MISSING, None = REFRESH; `nightly`
+    when the nightly tasks start it, as Immich's job data). Returns a message for the administrator; raises
+    QueueBusy when the queue is running."""
     queue = get_queue(queue_name)
     if not queue.can_start:
         raise JobCommandError(f"Invalid job name: {queue_name} cannot be started, its jobs are queued by the server.")
@@ -314,8 +355,8 @@ def start_queue(queue_name: str, force: bool | None, *, user=None) -> str:
     with transaction.atomic():
         run = QueueRun.objects.create(queue=queue_name, force=mode.force, label=mode.label,
                                       started_by=user if getattr(user, "pk", None) else None, total=1)
-        job = enqueue(queue_name, queue.queue_all_job, {"force": mode.force}, dedupe_key=queue.queue_all_job,
-                      run=run)
+        job = enqueue(queue_name, queue.queue_all_job, {"force": mode.force, **({"nightly": True} if nightly else {})},
+                      dedupe_key=queue.queue_all_job, run=run)
         if job is None:
             transaction.set_rollback(True)
             raise QueueBusy(f"{queue.title} is already running.")

@@ -30,10 +30,10 @@ def queue_all(job) -> str:
     return f"queued {count} {queue.item_job} job(s)"
 
 
-# Storage Template Migration's queue-all job is the whole migration in one job, as Immich's (media_app.tasks):
-# it recovers interrupted moves first and removes empty folders last.
-job_handler(*(queue.queue_all_job for queue in QUEUES
-              if queue.item_job and queue.name != "storageTemplateMigration"))(queue_all)
+# The generic "queue all"; an app whose queue-all does more registers its own handler for the name, which
+# replaces this one (e.g. facial recognition's nightly check; Storage Template Migration, one job for the
+# whole migration as Immich's, which recovers interrupted moves first and removes empty folders last).
+job_handler(*(queue.queue_all_job for queue in QUEUES if queue.item_job), placeholder=True)(queue_all)
 
 
 # --- Background tasks of the engine -------------------------------------------------------------------

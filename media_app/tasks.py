@@ -14,6 +14,7 @@ from users_app.services import user_purging
 
 from .models import Asset, AssetType
 from .services import integrity, libraries, memories, metadata, quota, storage, thumbnails, transcode, trash, upload
+from .signals import thumbnails_generated
 
 METADATA = QUEUES_BY_NAME["metadataExtraction"]
 THUMBNAILS = QUEUES_BY_NAME["thumbnailGeneration"]
@@ -46,9 +47,10 @@ register_item_source(VIDEO.name, _ids(transcode.asset_ids_to_encode))
 register_item_source(LIBRARY.name, _ids(lambda force: libraries.library_ids_to_scan()))
 
 
-def _queue_derived_files(asset) -> None:
-    """What a new or changed original needs once it is in place: thumbnails, and an encoded video."""
-    enqueue(THUMBNAILS.name, THUMBNAILS.item_job, {"id": str(asset.id)})
+def _queue_derived_files(asset, source: str) -> None:
+    """What a new or changed original needs once it is in place: thumbnails (which other apps' work follows,
+    e.g. face detection: `thumbnails_generated`), and an encoded video."""
+    enqueue(THUMBNAILS.name, THUMBNAILS.item_job, {"id": str(asset.id), "source": source})
     if asset.type == AssetType.VIDEO:
         enqueue(VIDEO.name, VIDEO.item_job, {"id": str(asset.id)})
 
@@ -66,7 +68,7 @@ def extract_metadata(job) -> str:
         # so that they never read a file being moved.
         enqueue(STORAGE.name, STORAGE.item_job, {"id": str(asset.id), "source": source})
     elif source in CHAINED_SOURCES:
-        _queue_derived_files(asset)
+        _queue_derived_files(asset, source)
     return f"metadata of {asset.original_filename}" + (f" (unreadable: {asset.metadata_error})"
                                                         if asset.metadata_error else "")
 
@@ -80,6 +82,7 @@ def generate_thumbnails(job) -> str:
     # second old: one small query per job.
     refresh_config()
     asset = thumbnails.generate_asset(asset_id)
+    thumbnails_generated.send(sender=Asset, asset=asset, source=job.data.get("source", ""))
     return f"thumbnails of {asset.original_filename}"
 
 
@@ -101,7 +104,7 @@ def place_original(job) -> str:
     refresh_config()
     placement = storage.place_asset_by_id(asset_id)
     if job.data.get("source") in CHAINED_SOURCES:
-        _queue_derived_files(Asset.objects.get(pk=asset_id))
+        _queue_derived_files(Asset.objects.get(pk=asset_id), job.data["source"])
     if placement is None:
         return "skipped: the storage template is disabled"
     return f"{placement.outcome}: {placement.path}" + (f" ({placement.reason})" if placement.reason else "")

@@ -75,7 +75,11 @@ class Category:
 
 THUMBNAILS_ALL = Rerun("thumbnailGeneration", True, "Generate Thumbnails — ALL")
 FACE_DETECTION_ALL = Rerun("faceDetection", True, "Face Detection — ALL (reset)")
+FACE_DETECTION_REFRESH = Rerun("faceDetection", None, "Face Detection — REFRESH")
 FACIAL_RECOGNITION_ALL = Rerun("facialRecognition", True, "Facial Recognition — ALL (reset)")
+# The face model the ML service of this repository ships (ml_service.faces.BUNDLED_FACE_MODEL); the
+# server only talks to the service over HTTP, so the name is repeated here rather than imported.
+BUNDLED_FACE_MODEL = "bundled-mtcnn-facenet"
 SMART_SEARCH_ALL = Rerun("smartSearch", True, "Smart Search — ALL")
 DUPLICATES_ALL = Rerun("duplicateDetection", True, "Duplicate Detection — ALL")
 METADATA_ALL = Rerun("metadataExtraction", True, "Extract Metadata — ALL")
@@ -320,10 +324,14 @@ CATEGORIES: tuple[Category, ...] = (
             DUPLICATES_ALL),
         Key("machineLearning.facialRecognition.enabled", Bool(), True, "Enable facial recognition"),
         Key("machineLearning.facialRecognition.modelName",
-            Choice(["antelopev2", "buffalo_l", "buffalo_m", "buffalo_s"]), "buffalo_l", "Facial recognition model",
-            "You must re-run Face Detection for all images after changing the model.", FACE_DETECTION_ALL),
+            Choice([(BUNDLED_FACE_MODEL, "Bundled (MTCNN + FaceNet, works offline)"), "antelopev2", "buffalo_l",
+                    "buffalo_m", "buffalo_s"]), BUNDLED_FACE_MODEL, "Facial recognition model",
+            "You must re-run Face Detection for all images after changing the model. Immich's models (buffalo_l, "
+            "…) need an Immich ML server at the URL, or their files in the ML service's model cache folder.",
+            FACE_DETECTION_ALL),
         Key("machineLearning.facialRecognition.minScore", Float(0.1, 1), 0.7, "Min detection score",
-            "Faces detected with a lower confidence are ignored.", FACIAL_RECOGNITION_ALL),
+            "Faces detected with a lower confidence are ignored. Refresh removes faces now below it.",
+            FACE_DETECTION_REFRESH),
         Key("machineLearning.facialRecognition.maxDistance", Float(0.1, 2), 0.5, "Max recognition distance",
             "Two faces closer than this are the same person.", FACIAL_RECOGNITION_ALL),
         Key("machineLearning.facialRecognition.minFaces", Int(1), 3, "Min recognized faces",

@@ -17,6 +17,7 @@ from settings_app.services import get_config
 
 from ..formats import asset_type_for
 from ..models import Asset, AssetType
+from ..signals import metadata_extracted
 from . import geocoding, video_probe
 from .imaging import BadMediaFile, check_readable, open_image
 from .transcode_command import VideoProbe
@@ -479,6 +480,7 @@ def extract_asset(asset_id) -> Asset:
 
     asset.metadata_extracted_at = timezone.now()
     asset.save()
+    metadata_extracted.send(sender=Asset, asset=asset)
     return asset
 
 

@@ -14,6 +14,8 @@ NOT_ADMIN_ONLY = re.compile(
     # A user's own photos (each view shows only the signed-in user's assets), public shared links, uploads.
     r"|photos/.*|trash/.*|map/|share/.*|shared-links/.*|api/assets/<uuid\w*:asset_id>/(thumbnail|original|video/playback)|upload/.*"
     r"|api/assets|api/memories"
+    # A user's own people and faces (each view shows only the signed-in user's).
+    r"|people/.*|api/people.*|api/faces"
     # The OpenAPI document is public, as Immich's; the API root only answers 404.
     r"|api/spec\.json|api/)$"
 )

@@ -200,7 +200,8 @@ class IntegrityReport(models.Model):
 
     type = models.CharField(max_length=20, choices=TYPES)
     path = models.TextField(help_text="Absolute path of the file.")
-    file_kind = models.CharField(max_length=20, blank=True, help_text="original, thumbnail, preview or fullsize.")
+    file_kind = models.CharField(max_length=20, blank=True,
+                                 help_text="original, thumbnail, preview, fullsize or encodedVideo.")
     asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     found_at = models.DateTimeField(default=timezone.now)
 

@@ -2,14 +2,17 @@
 each written as IntegrityReport rows that the administrator's page lists with its actions.
 
 - Missing files: assets whose original (uploads only: external library files are the library scan's
-  business), thumbnail, preview or full-size file is gone.
-- Untracked files: files under the media folder's upload/ and thumbs/ trees that no asset refers to. The
-  external libraries' folders are never looked at, so nothing in them is ever reported or deleted.
+  business), thumbnail, preview, full-size file or encoded video is gone.
+- Untracked files: files under the media folder's trees of this server (uploads, the storage template's
+  library, thumbnails, encoded videos) that no asset refers to, nor anything another app registered
+  (`register_tracked_files`: e.g. people's thumbnails). The external libraries' folders are never looked
+  at, so nothing in them is ever reported or deleted.
 - Checksums: originals re-hashed and compared with the stored SHA1, at most `timeLimit` ms and
   `percentageLimit` of the assets per run, going on from a stored checkpoint at the next run."""
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +32,21 @@ from .upload import PARTIAL_PREFIX
 log = logging.getLogger(__name__)
 
 CHECKSUM_CHECKPOINT = "integrity-checksum-checkpoint"
-TRACKED_TREES = ("upload", "thumbs")  # the folders of the media root whose files belong to assets
+# The folders of the media root whose files belong to something in the database.
+TRACKED_TREES = ("upload", "library", "thumbs", "encoded-video")
 DERIVED_KINDS = ("thumbnail", "preview", "fullsize")
+ENCODED_VIDEO = "encodedVideo"
+# A file being written by a job in flight (an encode's temporary output), never reported as untracked.
+IN_FLIGHT_MARK = ".partial."
+
+# Other apps' files under the tracked trees (e.g. people's thumbnails): functions giving their paths.
+_tracked_file_sources: list[Callable[[], Iterable[Path]]] = []
+
+
+def register_tracked_files(source: Callable[[], Iterable[Path]]) -> None:
+    """An app whose files live under the media root tells the untracked-files check which are its own."""
+    if source not in _tracked_file_sources:
+        _tracked_file_sources.append(source)
 
 
 def _replace_reports(report_type: str, found: list[IntegrityReport]) -> int:
@@ -46,11 +62,13 @@ def _replace_reports(report_type: str, found: list[IntegrityReport]) -> int:
 def check_missing_files() -> int:
     found = []
     assets = Asset.objects.filter(deleted_at__isnull=True).only(
-        "id", "library_id", "original_path", "thumbnail_path", "preview_path", "fullsize_path")
+        "id", "library_id", "original_path", "thumbnail_path", "preview_path", "fullsize_path", "encoded_video_path")
     for asset in assets.iterator():
         files = [("original", Path(asset.original_path))] if asset.library_id is None else []
         files += [(kind, absolute(getattr(asset, f"{kind}_path"))) for kind in DERIVED_KINDS
                   if getattr(asset, f"{kind}_path")]
+        if asset.encoded_video_path:
+            files.append((ENCODED_VIDEO, absolute(asset.encoded_video_path)))
         found += [IntegrityReport(type=IntegrityReport.MISSING_FILE, path=str(path), file_kind=kind, asset=asset)
                   for kind, path in files if not path.is_file()]
     return _replace_reports(IntegrityReport.MISSING_FILE, found)
@@ -58,9 +76,12 @@ def check_missing_files() -> int:
 
 def _tracked_paths() -> set[str]:
     tracked = set()
-    for original, *derived in Asset.objects.values_list("original_path", *(f"{kind}_path" for kind in DERIVED_KINDS)):
+    derived_fields = (*(f"{kind}_path" for kind in DERIVED_KINDS), "encoded_video_path")
+    for original, *derived in Asset.objects.values_list("original_path", *derived_fields):
         tracked.add(str(Path(original).resolve()))
         tracked.update(str(absolute(path).resolve()) for path in derived if path)
+    for source in _tracked_file_sources:
+        tracked.update(str(Path(path).resolve()) for path in source())
     return tracked
 
 
@@ -70,7 +91,8 @@ def check_untracked_files() -> int:
     for tree in TRACKED_TREES:
         for path in sorted((media_root / tree).rglob("*")):
             # Partial uploads are swept at start-up; temporary renders are a job in flight.
-            if path.is_symlink() or not path.is_file() or path.name.startswith((PARTIAL_PREFIX, ".")):
+            if (path.is_symlink() or not path.is_file() or path.name.startswith((PARTIAL_PREFIX, "."))
+                    or IN_FLIGHT_MARK in path.name):
                 continue
             if str(path.resolve()) not in tracked:
                 found.append(IntegrityReport(type=IntegrityReport.UNTRACKED_FILE, path=str(path)))
@@ -122,14 +144,18 @@ def summary() -> dict:
 
 
 def regenerate_missing_derived() -> int:
-    """Queue thumbnail generation for every asset with a missing thumbnail, preview or full-size file."""
+    """Queue thumbnail generation for every asset with a missing thumbnail, preview or full-size file, and
+    the transcode of every video whose encoded file is gone; the number of jobs queued."""
     from jobs_app import services as jobs_services  # the jobs engine; the report module stays importable alone
 
-    asset_ids = set(IntegrityReport.objects.filter(type=IntegrityReport.MISSING_FILE, file_kind__in=DERIVED_KINDS,
-                                                   asset__isnull=False).values_list("asset_id", flat=True))
-    for asset_id in asset_ids:
-        jobs_services.enqueue("thumbnailGeneration", "AssetGenerateThumbnails", {"id": str(asset_id)})
-    return len(asset_ids)
+    missing = IntegrityReport.objects.filter(type=IntegrityReport.MISSING_FILE, asset__isnull=False)
+    jobs = {("thumbnailGeneration", "AssetGenerateThumbnails", asset_id)
+            for asset_id in missing.filter(file_kind__in=DERIVED_KINDS).values_list("asset_id", flat=True)}
+    jobs |= {("videoConversion", "AssetEncodeVideo", asset_id)
+             for asset_id in missing.filter(file_kind=ENCODED_VIDEO).values_list("asset_id", flat=True)}
+    for queue, name, asset_id in jobs:
+        jobs_services.enqueue(queue, name, {"id": str(asset_id)})
+    return len(jobs)
 
 
 def trash_assets_with_missing_originals() -> int:
@@ -148,8 +174,8 @@ def trash_assets_with_missing_originals() -> int:
 
 
 def delete_untracked_files() -> int:
-    """Delete the reported untracked files, each only if it is still inside the media root's upload/ or
-    thumbs/ tree and still untracked (a file may have been claimed since the check ran)."""
+    """Delete the reported untracked files, each only if it is still inside one of the media root's tracked
+    trees and still untracked (a file may have been claimed since the check ran)."""
     media_root = Path(django_settings.MEDIA_ROOT).resolve()
     tracked, deleted = _tracked_paths(), 0
     for report in IntegrityReport.objects.filter(type=IntegrityReport.UNTRACKED_FILE):

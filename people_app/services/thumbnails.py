@@ -23,6 +23,12 @@ def thumbnail_file(person: Person) -> Path:
     return Path(settings.MEDIA_ROOT) / "thumbs" / str(person.owner_id) / "people" / f"{person.pk}.jpeg"
 
 
+def tracked_thumbnails():
+    """The person thumbnails in use (media_app's untracked-files check must not report them)."""
+    return (absolute(path) for path in Person.objects.exclude(thumbnail_path="").values_list("thumbnail_path",
+                                                                                             flat=True).iterator())
+
+
 def crop_box(face: Face, width: int, height: int) -> tuple[int, int, int, int]:
     """A square around the face in an image of width x height showing the face's picture, kept inside it."""
     x1, y1, x2, y2 = face.box_in(width, height)

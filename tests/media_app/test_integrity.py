@@ -93,6 +93,43 @@ def test_untracked_files_are_reported_and_deleted_after_confirmation(admin_user,
     assert not IntegrityReport.objects.exists()
 
 
+def test_encoded_videos_library_originals_and_person_thumbnails_are_tracked(admin_user, admin_client, three_assets,
+                                                                           media_root):
+    from people_app.models import Person
+
+    media = Path(media_root)
+    video, placed, _ = three_assets
+    encoded = media / "encoded-video" / str(admin_user.pk) / "ab" / f"{video.id}.mp4"
+    encoded.parent.mkdir(parents=True)
+    encoded.write_bytes(b"mp4")
+    Asset.objects.filter(pk=video.pk).update(encoded_video_path=str(encoded.relative_to(media)))
+    in_library = media / "library" / str(admin_user.pk) / "2024" / "placed.jpg"  # the storage template's folder
+    in_library.parent.mkdir(parents=True)
+    Path(placed.original_path).rename(in_library)
+    Asset.objects.filter(pk=placed.pk).update(original_path=str(in_library))
+    face_picture = media / "thumbs" / str(admin_user.pk) / "people" / "someone.jpeg"
+    face_picture.parent.mkdir(parents=True)
+    face_picture.write_bytes(b"jpeg")
+    Person.objects.create(owner=admin_user, thumbnail_path=str(face_picture.relative_to(media)))
+    encoding_now = encoded.with_name(f"{video.id}.partial.mp4")  # a transcode in flight
+    encoding_now.write_bytes(b"half")
+    strays = [media / "encoded-video" / "gone.mp4", media / "library" / str(admin_user.pk) / "left.jpg"]
+    for stray in strays:
+        stray.write_bytes(b"x")
+
+    run("IntegrityUntrackedFiles")
+    assert set(IntegrityReport.objects.values_list("path", flat=True)) == {str(stray) for stray in strays}
+    admin_client.post("/admin/integrity/delete-untracked/", {"confirmed": "yes"})
+    assert not any(stray.exists() for stray in strays)
+    assert encoded.exists() and in_library.exists() and face_picture.exists() and encoding_now.exists()
+
+    encoded.unlink()
+    assert run("IntegrityMissingFiles") == "1 missing file(s)"
+    assert list(IntegrityReport.objects.values_list("file_kind", "asset_id")) == [("encodedVideo", video.id)]
+    admin_client.post("/admin/integrity/regenerate/")
+    assert [job.data["id"] for job in Job.objects.filter(name="AssetEncodeVideo")] == [str(video.id)]
+
+
 def test_a_file_claimed_after_the_check_is_not_deleted(admin_user, three_assets, media_root):
     stray = Path(media_root) / "upload" / str(admin_user.pk) / "claimed-later.jpg"
     stray.write_bytes(b"x")

@@ -226,7 +226,7 @@ def config_for_test(data) -> tuple[object | None, list[str]]:
     if not any(key.column in data for key in form_class.category.keys):
         return config, []
     locked = locked_paths()
-    form = form_class(data, locked=locked)
+    form = form_class(data, locked=locked, from_browser=True)  # the dashboard form as the browser sends it
     if not form.is_valid():
         return None, [f"{form.fields[column].label}: {message}" if column in form.fields else message
                       for column, messages in form.errors.items() for message in messages]

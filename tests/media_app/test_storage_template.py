@@ -56,6 +56,13 @@ def upload(owner, path: Path, name: str | None = None, capture=None) -> Asset:
     return Asset.objects.get(pk=result.asset_id)
 
 
+@pytest.fixture(autouse=True)
+def _no_machine_learning(db):
+    """The upload chain runs here in-process with no ML service: face detection answers "skipped"."""
+    assert save_values({"machineLearning.enabled": False}).ok
+    refresh_config()
+
+
 @pytest.fixture
 def server_tz(settings):
     settings.TIME_ZONE = "Europe/Helsinki"

@@ -3,6 +3,8 @@ call a service. Imported by MediaAppConfig.ready(). Immich's chain: upload / lib
 extraction -> thumbnails; each step queues the next one only for new files (the job's `source`), so
 "Extract Metadata ALL" does not also regenerate every thumbnail."""
 
+import functools
+
 from django.dispatch import receiver
 
 from jobs_app.handlers import job_handler
@@ -55,12 +57,28 @@ def _queue_derived_files(asset, source: str) -> None:
         enqueue(VIDEO.name, VIDEO.item_job, {"id": str(asset.id)})
 
 
-@job_handler(METADATA.item_job)
-def extract_metadata(job) -> str:
-    asset_id = job.data["id"]
-    if not Asset.objects.filter(pk=asset_id).exists():
-        return f"asset {asset_id} no longer exists"
-    refresh_config()  # e.g. reverse geocoding switched on just before "Extract Metadata ALL"
+def asset_job(name: str):
+    """Register a per-asset handler, called as func(job, asset_id). The asset may be gone by the time its
+    job runs (deleted meanwhile): then nothing is done. The config is re-read first, so that a run offered
+    right after a save (reverse geocoding switched on, new thumbnail sizes, ...) uses the saved settings."""
+
+    def register(func):
+        @job_handler(name)
+        @functools.wraps(func)
+        def handler(job):
+            asset_id = job.data["id"]
+            if not Asset.objects.filter(pk=asset_id).exists():
+                return f"asset {asset_id} no longer exists"
+            refresh_config()
+            return func(job, asset_id)
+
+        return handler
+
+    return register
+
+
+@asset_job(METADATA.item_job)
+def extract_metadata(job, asset_id) -> str:
     asset = metadata.extract_asset(asset_id)
     source = job.data.get("source")
     if get_config().storageTemplate.enabled and asset.library_id is None:
@@ -73,35 +91,21 @@ def extract_metadata(job) -> str:
                                                         if asset.metadata_error else "")
 
 
-@job_handler(THUMBNAILS.item_job)
-def generate_thumbnails(job) -> str:
-    asset_id = job.data["id"]
-    if not Asset.objects.filter(pk=asset_id).exists():
-        return f"asset {asset_id} no longer exists"
-    # A "Generate Thumbnails ALL" offered right after a save must use the saved sizes, not a cache up to a
-    # second old: one small query per job.
-    refresh_config()
+@asset_job(THUMBNAILS.item_job)
+def generate_thumbnails(job, asset_id) -> str:
     asset = thumbnails.generate_asset(asset_id)
     thumbnails_generated.send(sender=Asset, asset=asset, source=job.data.get("source", ""))
     return f"thumbnails of {asset.original_filename}"
 
 
-@job_handler(VIDEO.item_job)
-def encode_video(job) -> str:
-    asset_id = job.data["id"]
-    if not Asset.objects.filter(pk=asset_id).exists():
-        return f"asset {asset_id} no longer exists"
-    refresh_config()  # "Transcode Videos ALL" right after a save uses the saved settings
+@asset_job(VIDEO.item_job)
+def encode_video(job, asset_id) -> str:
     return transcode.transcode_asset(asset_id, progress=lambda percent: report_progress(job, percent))
 
 
-@job_handler(STORAGE.item_job)
-def place_original(job) -> str:
+@asset_job(STORAGE.item_job)
+def place_original(job, asset_id) -> str:
     """StorageTemplateMigrationSingle (after metadata extraction): the original to its template path."""
-    asset_id = job.data["id"]
-    if not Asset.objects.filter(pk=asset_id).exists():
-        return f"asset {asset_id} no longer exists"
-    refresh_config()
     placement = storage.place_asset_by_id(asset_id)
     if job.data.get("source") in CHAINED_SOURCES:
         _queue_derived_files(Asset.objects.get(pk=asset_id), job.data["source"])

@@ -1,21 +1,32 @@
-// Real-time HLS (ffmpeg.realtime.enabled): where the browser has no native HLS, hls.js (vendored) plays the
-// master playlist through Media Source Extensions. Browsers with native HLS, or without MSE, keep the
-// <video>'s playback URL; so does a player whose stream fails (e.g. real-time transcoding was turned off).
+// Real-time HLS (ffmpeg.realtime.enabled): the <video> streams the master playlist, through the vendored hls.js
+// where Media Source Extensions exist (the same player everywhere, native HLS or not), else natively (iOS).
+// A browser with neither, or a stream that fails (e.g. real-time transcoding was turned off since), keeps or
+// falls back to the playback URL.
 (() => {
   const video = document.querySelector("video[data-hls-src]");
-  if (!video || !window.Hls || !Hls.isSupported() || video.canPlayType("application/vnd.apple.mpegurl")) {
+  if (!video) {
     return;
   }
   const playback = video.getAttribute("src");
-  const hls = new Hls();
-  hls.on(Hls.Events.ERROR, (_event, data) => {
-    if (data.fatal) {
-      hls.destroy();
+  if (window.Hls && Hls.isSupported()) {
+    const hls = new Hls();
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      if (data.fatal) {
+        hls.destroy();
+        video.src = playback;
+        video.dataset.player = "playback";
+      }
+    });
+    video.removeAttribute("src");
+    hls.loadSource(video.dataset.hlsSrc);
+    hls.attachMedia(video);
+    video.dataset.player = "hls.js";
+  } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.addEventListener("error", () => {
       video.src = playback;
-    }
-  });
-  video.removeAttribute("src");
-  hls.loadSource(video.dataset.hlsSrc);
-  hls.attachMedia(video);
-  video.dataset.player = "hls.js";
+      video.dataset.player = "playback";
+    }, { once: true });
+    video.src = video.dataset.hlsSrc;
+    video.dataset.player = "native";
+  }
 })();

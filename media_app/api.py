@@ -112,7 +112,7 @@ def asset_hls_playlist(request, asset_id: UUID, session_id: str, variant: str):
     except hls.HlsError as error:
         raise ApiError(500, str(error))
     if playlist is None:
-        raise ApiError(503, "The first segment is not ready yet; retry shortly.")
+        raise ApiError(503, "The first segment is not ready yet; retry shortly.", headers={"Retry-After": "2"})
     return _hls_response(playlist, ".m3u8")
 
 

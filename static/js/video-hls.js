@@ -12,7 +12,9 @@
     const hls = new Hls();
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (data.fatal) {
+        const position = video.currentTime;
         hls.destroy();
+        video.addEventListener("loadedmetadata", () => { video.currentTime = position; }, { once: true });
         video.src = playback;
         video.dataset.player = "playback";
       }

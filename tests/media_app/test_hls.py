@@ -23,6 +23,8 @@ from .conftest import VIDEOS
 SMALL = VIDEOS / "h264_aac_640x360_3s.mp4"
 FULL_HD = VIDEOS / "h264_aac_1920x1080_60fps_2s_gps.mp4"
 ROTATED = VIDEOS / "h264_aac_640x360_3s_rotate90cw.mp4"
+HEVC = VIDEOS / "hevc_aac_640x360_3s.mov"
+HDR = VIDEOS / "hevc_10bit_hdr10_pq_1280x720_2s.mp4"
 
 
 @pytest.fixture
@@ -140,6 +142,7 @@ def test_media_playlist_and_segments_are_produced_and_decodable(user_client, rea
     assert missing.status_code == 404 and "segment-00099.m4s" in missing.json()["message"]
     for bad in ("..%2Fsession.json", "ffmpeg.log", "playlist.m3u8.tmp"):
         assert user_client.get(variant_base + bad).status_code == 404
+    hls.end_session(hls.root() / uri.split("/")[0])
 
 
 def test_asset_page_offers_hls_only_when_enabled(user_client, realtime, video):
@@ -150,6 +153,31 @@ def test_asset_page_offers_hls_only_when_enabled(user_client, realtime, video):
     realtime(enabled=False)
     html = user_client.get(f"/photos/{asset.id}/").content.decode()
     assert "data-hls-src" not in html and "hls.min.js" not in html
+
+
+@pytest.mark.parametrize(("clip", "codecs", "expected"), [
+    (SMALL, ["hevc"], ("hevc", 640, 360, "yuv420p", "hvc1")),
+    (ROTATED, ["h264"], ("h264", 360, 640, "yuv420p", "avc1")),  # turned upright, as displayed
+    (HDR, ["h264"], ("h264", 854, 480, "yuvj420p", "avc1")),  # 10-bit PQ tone mapped to 8-bit full-range BT.709
+])
+def test_each_codec_and_orientation_gives_a_decodable_first_segment(user_client, realtime, video, tmp_path, clip,
+                                                                    codecs, expected):
+    realtime(videoCodecs=codecs, resolutions=[480])
+    asset = video(clip)
+    (_info, uri), = stream_uris(user_client.get(master_url(asset)).content.decode())
+    base = f"/api/assets/{asset.id}/video/hls/"
+    assert user_client.get(base + uri).status_code == 200
+    variant_base = base + uri.rsplit("/", 1)[0] + "/"
+    joined = tmp_path / "first.mp4"
+    joined.write_bytes(user_client.get(variant_base + "init.mp4").content
+                       + user_client.get(variant_base + "segment-00000.m4s").content)
+    with av.open(str(joined)) as container:
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        frame = next(container.decode(stream))
+        assert (context.name, context.width, context.height, context.pix_fmt, stream.codec_tag) == expected
+        assert (frame.rotation or 0) == 0
+    hls.end_session(hls.root() / uri.split("/")[0])
 
 
 def test_disabled_refuses_new_sessions_with_a_clear_message(user_client, realtime, video):

@@ -89,6 +89,17 @@ def asset_hls_master(request, asset_id: UUID):
     return _hls_response(hls.master_playlist(hls.create_session(asset, offered), offered), ".m3u8")
 
 
+@router.delete("/assets/{uuid:asset_id}/video/hls/{session_id}", response={204: None}, url_name="asset-hls-session",
+               summary="endHlsSession")
+def asset_hls_end(request, asset_id: UUID, session_id: str):
+    """The player is done (page left): stop the session's ffmpeg and remove its segments now."""
+    session = hls.session_folder(session_id, _own_video(request, asset_id))
+    if session is None:
+        raise ApiError(404, "HLS session not found (it ended or never existed).")
+    hls.end_session(session)
+    return Status(204, None)
+
+
 def _hls_variant(request, asset_id: UUID, session_id: str, variant: str):
     asset = _own_video(request, asset_id)
     session = hls.session_folder(session_id, asset)

@@ -19,6 +19,18 @@
         video.dataset.player = "playback";
       }
     });
+    // Leaving the page ends the session at once (ffmpeg stopped, segments removed); the server also ends
+    // sessions nobody asks anything of.
+    window.addEventListener("pagehide", () => {
+      const session = (hls.levels[0]?.uri || "").match(/\/video\/hls\/([0-9a-f]{32})\//);
+      hls.destroy();
+      if (session) {
+        const csrf = document.querySelector('meta[name="csrf-token"]').content;
+        fetch(video.dataset.hlsSrc.replace(/master\.m3u8$/, session[1]), {
+          method: "DELETE", keepalive: true, credentials: "same-origin", headers: { "X-CSRFToken": csrf },
+        });
+      }
+    }, { once: true });
     video.removeAttribute("src");
     hls.loadSource(video.dataset.hlsSrc);
     hls.attachMedia(video);

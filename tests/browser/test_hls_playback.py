@@ -1,6 +1,9 @@
 """Real-time HLS in a real chromium: with ffmpeg.realtime.enabled the asset page plays the video through the
 vendored hls.js (preferred to chromium's own HLS; segments made on demand by ffmpeg) under the site's
-Content-Security-Policy: a picture (videoWidth > 0) and advancing time. A refused session falls back."""
+Content-Security-Policy: a picture (videoWidth > 0) and advancing time; leaving the page ends the session. A
+refused session falls back to the playback URL."""
+
+import time
 
 import pytest
 from playwright.sync_api import Page
@@ -35,7 +38,12 @@ def test_asset_page_plays_the_video_through_hls_js(page: Page, live_server, user
     sessions = [folder for folder in hls.root().iterdir() if folder.is_dir()]
     assert len(sessions) == 1 and (sessions[0] / "h264-360" / "segment-00000.m4s").is_file()
     assert violations == []
-    hls.end_session(sessions[0])
+
+    page.goto(f"{live_server.url}/photos/")  # leaving the page ends the session (DELETE with the CSRF token)
+    deadline = time.monotonic() + 10
+    while sessions[0].exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not sessions[0].exists()
 
 
 def test_a_refused_session_falls_back_to_the_playback_url(page: Page, live_server, user, admin_user, settings,

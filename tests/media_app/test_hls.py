@@ -225,6 +225,22 @@ def test_ending_a_session_kills_ffmpeg_and_removes_the_folder(user_client, realt
     assert ffmpeg_gone(pid)
 
 
+def test_the_player_ends_its_session(user_client, realtime, video, long_clip, django_user_model):
+    realtime(resolutions=[720])
+    asset = video(long_clip)
+    folder, pid = start_encode(user_client, asset)
+    url = f"/api/assets/{asset.id}/video/hls/{folder.name}"
+    django_user_model.objects.create_user("other@example.com", USER_PASSWORD, name="Other")
+    other = Client()
+    other.login(email="other@example.com", password=USER_PASSWORD)
+    assert other.delete(url).status_code == 404
+    assert folder.is_dir() and hls.running_pid(folder / "h264-720") == pid
+    assert user_client.delete(url).status_code == 204
+    assert not folder.exists()
+    assert ffmpeg_gone(pid)
+    assert user_client.delete(url).status_code == 404
+
+
 def test_switching_variant_stops_the_previous_encode(user_client, realtime, video, long_clip):
     realtime(resolutions=[480, 720])
     asset = video(long_clip)

@@ -33,7 +33,8 @@ def policy() -> str:
         "img-src": f"'self' data: blob: {maps}",
         "font-src": "'self' data:",
         "connect-src": f"'self' {maps}",
-        "worker-src": "'self' blob:",  # MapLibre starts its worker from a blob: URL
+        "media-src": "'self' blob:",  # hls.js feeds <video> through a MediaSource object URL (blob:)
+        "worker-src": "'self' blob:",  # MapLibre and hls.js start their workers from blob: URLs
         "object-src": "'none'",
         "base-uri": "'none'",
         "frame-ancestors": "'none'",

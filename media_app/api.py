@@ -5,14 +5,16 @@ media_app.views decide."""
 from typing import Literal
 from uuid import UUID
 
+from django.http import HttpResponse
 from ninja import File, Router, Status
 from ninja.files import UploadedFile
 
 from api_app.auth import SIGNED_IN
 from api_app.errors import ApiError
+from settings_app.services import get_config
 
 from .models import Asset
-from .services import memories
+from .services import hls, memories, video_probe
 from .services.upload import CREATED, DUPLICATE, store_upload
 from .upload_views import client_timestamp
 from .views import FILE_SIZES, file_response, generated_file, playback_path
@@ -57,10 +59,86 @@ def asset_original(request, asset_id: UUID):
 @router.get("/assets/{uuid:asset_id}/video/playback", url_name="asset-playback", summary="playAssetVideo")
 def asset_playback(request, asset_id: UUID):
     """The transcoded file when there is one, the original otherwise, with byte ranges."""
+    return file_response(request, playback_path(_own_video(request, asset_id)))
+
+
+def _own_video(request, asset_id: UUID) -> Asset:
     asset = _own_asset(request, asset_id)
     if not asset.is_video:
         raise ApiError(400, "Asset is not a video")
-    return file_response(request, playback_path(asset))
+    return asset
+
+
+def _hls_response(content, path_suffix: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=hls.CONTENT_TYPES[path_suffix])
+    response["Cache-Control"] = "no-store" if path_suffix == ".m3u8" else "private, max-age=3600"
+    return response
+
+
+@router.get("/assets/{uuid:asset_id}/video/hls/master.m3u8", url_name="asset-hls-master",
+            summary="startHlsSession")
+def asset_hls_master(request, asset_id: UUID):
+    """A new real-time HLS session: its master playlist lists each offered codec and resolution. Refused
+    while real-time transcoding (ffmpeg.realtime.enabled) is off."""
+    asset = _own_video(request, asset_id)
+    config = get_config().ffmpeg
+    if not config.realtime.enabled:
+        raise ApiError(403, "Real-time transcoding is disabled (ffmpeg.realtime.enabled); "
+                            "use /video/playback instead.")
+    offered = hls.variants(video_probe.probe(asset.original_path), config.realtime)
+    return _hls_response(hls.master_playlist(hls.create_session(asset, offered), offered), ".m3u8")
+
+
+@router.delete("/assets/{uuid:asset_id}/video/hls/{session_id}", response={204: None}, url_name="asset-hls-session",
+               summary="endHlsSession")
+def asset_hls_end(request, asset_id: UUID, session_id: str):
+    """The player is done (page left): stop the session's ffmpeg and remove its segments now."""
+    session = hls.session_folder(session_id, _own_video(request, asset_id))
+    if session is None:
+        raise ApiError(404, "HLS session not found (it ended or never existed).")
+    hls.end_session(session)
+    return Status(204, None)
+
+
+def _hls_variant(request, asset_id: UUID, session_id: str, variant: str):
+    asset = _own_video(request, asset_id)
+    session = hls.session_folder(session_id, asset)
+    if session is None:
+        raise ApiError(404, "HLS session not found (it ended or never existed); load the master playlist again.")
+    if variant not in hls.session_variants(session):
+        raise ApiError(404, f"Variant {variant!r} is not offered in this session.")
+    return asset, session
+
+
+@router.get("/assets/{uuid:asset_id}/video/hls/{session_id}/{variant}/playlist.m3u8",
+            url_name="asset-hls-playlist", summary="getHlsPlaylist")
+def asset_hls_playlist(request, asset_id: UUID, session_id: str, variant: str):
+    """The variant's media playlist, starting its encode; waits for the first segment."""
+    asset, session = _hls_variant(request, asset_id, session_id, variant)
+    config = get_config().ffmpeg
+    folder = hls.start_variant(session, variant, asset.original_path, video_probe.probe(asset.original_path),
+                               config)
+    try:
+        playlist = hls.media_playlist(folder)
+    except hls.HlsError as error:
+        raise ApiError(500, str(error))
+    if playlist is None:
+        raise ApiError(503, "The first segment is not ready yet; retry shortly.", headers={"Retry-After": "2"})
+    return _hls_response(playlist, ".m3u8")
+
+
+@router.get("/assets/{uuid:asset_id}/video/hls/{session_id}/{variant}/{name}", url_name="asset-hls-segment",
+            summary="getHlsSegment")
+def asset_hls_segment(request, asset_id: UUID, session_id: str, variant: str, name: str):
+    """init.mp4 or segment-NNNNN.m4s of a running or finished encode (waits while ffmpeg produces it)."""
+    _asset, session = _hls_variant(request, asset_id, session_id, variant)
+    try:
+        path = hls.segment(session / variant, name)
+    except hls.HlsError as error:
+        raise ApiError(500, str(error))
+    if path is None:
+        raise ApiError(404, f"Segment {name!r} not found in this session.")
+    return _hls_response(path.read_bytes(), path.suffix)
 
 
 @router.get("/memories", url_name="api-memories", summary="searchMemories")

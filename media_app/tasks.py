@@ -15,7 +15,19 @@ from settings_app.services import get_config, refresh_config
 from users_app.services import user_purging
 
 from .models import Asset, AssetType
-from .services import integrity, libraries, memories, metadata, quota, storage, thumbnails, transcode, trash, upload
+from .services import (
+    hls,
+    integrity,
+    libraries,
+    memories,
+    metadata,
+    quota,
+    storage,
+    thumbnails,
+    transcode,
+    trash,
+    upload,
+)
 from .signals import thumbnails_generated
 
 METADATA = QUEUES_BY_NAME["metadataExtraction"]
@@ -196,3 +208,11 @@ def generate_memories(job) -> str:
 @job_handler("MemoryCleanup")
 def clean_up_memories(job) -> str:
     return f"removed {memories.cleanup()} past memory(ies)"
+
+
+# --- Real-time HLS (nightly database cleanup) ---------------------------------------------------------------
+
+
+@job_handler("HlsSessionCleanup")
+def clean_up_hls_sessions(job) -> str:
+    return f"ended {hls.end_idle_sessions()} idle HLS session(s)"

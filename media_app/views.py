@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -142,7 +143,11 @@ def share_selection(request):
 def asset_detail(request, asset_id):
     asset = get_object_or_404(Asset, pk=asset_id, owner=request.user)
     pin = [{"id": str(asset.id), "lat": asset.latitude, "lon": asset.longitude, "thumbnail": "", "url": ""}]
-    return render(request, "media_app/asset.html", {"asset": asset, "map": get_config().map, "pin": pin})
+    config = get_config()
+    # Real-time HLS (alpha): the page offers the master playlist; static/js/video-hls.js plays it with hls.js
+    realtime = asset.is_video and config.ffmpeg.realtime.enabled
+    hls_url = reverse("api:asset-hls-master", args=[asset.id]) if realtime else ""
+    return render(request, "media_app/asset.html", {"asset": asset, "map": config.map, "pin": pin, "hls_url": hls_url})
 
 
 def playback_path(asset: Asset):

@@ -80,7 +80,8 @@ def test_nightly_tasks_queue_the_cleanup_and_missing_work(admin_user):
     schedules.tick("w:1")
     queued = set(Job.objects.values_list("queue", "name"))
     assert queued == {("backgroundTask", "AssetDeleteCheck"), ("backgroundTask", "UserDeleteCheck"),
-                      ("backgroundTask", "MemoryCleanup"), ("backgroundTask", "MemoryGenerate"),
+                      ("backgroundTask", "MemoryCleanup"), ("backgroundTask", "HlsSessionCleanup"),
+                      ("backgroundTask", "MemoryGenerate"),
                       ("backgroundTask", "UserSyncUsage"), ("thumbnailGeneration", "AssetGenerateThumbnailsQueueAll"),
                       ("facialRecognition", "FacialRecognitionQueueAll")}
     assert Job.objects.get(name="AssetGenerateThumbnailsQueueAll").data == {"force": False}

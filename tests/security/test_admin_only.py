@@ -12,7 +12,8 @@ NOT_ADMIN_ONLY = re.compile(
     r"^(|custom\.css|login/|logout/|auth/oauth/(start|callback)/|api/auth/(login|logout)|api/api-keys.*"
     r"|api/oauth/(authorize|callback|link|unlink|mobile-redirect)|api/server/(config|features|ping|version|theme)"
     # A user's own photos (each view shows only the signed-in user's assets), public shared links, uploads.
-    r"|photos/.*|trash/.*|map/|share/.*|shared-links/.*|api/assets/<uuid\w*:asset_id>/(thumbnail|original|video/playback)|upload/.*"
+    r"|photos/.*|trash/.*|map/|share/.*|shared-links/.*|api/assets/<uuid\w*:asset_id>/(thumbnail|original|video/playback|video/hls/.*)"
+    r"|upload/.*"
     r"|api/assets|api/memories"
     # A user's own people and faces (each view shows only the signed-in user's).
     r"|people/.*|api/people.*|api/faces"

@@ -16,6 +16,18 @@ ADMIN_PASSWORD = "admin-password-123"
 USER_PASSWORD = "user-password-123"
 
 
+DATABASE_FIXTURES = frozenset({"db", "transactional_db", "live_server", "django_db_reset_sequences",
+                               "django_db_serialized_rollback"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests that never touch the database `no_database`: the PostgreSQL pass of CI leaves them
+    out (`-m 'not no_database'`), as they behave the same whatever the database."""
+    for item in items:
+        if not item.get_closest_marker("django_db") and not DATABASE_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.no_database)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_config_cache():
     """Each test starts from the settings in its own database, never a previous test's cache."""

@@ -3,7 +3,7 @@
     .venv/bin/python bench/faces.py [--rounds 3] [--clients 1] [--url http://host:3003]
 
 Starts the real service (`python -m ml_service`, one worker) on a free port unless --url is given, sends the
-shared test photos (faces and ordinary photos, as 1440 px JPEG previews like the server sends) and prints
+test photos (tests/data) (faces and ordinary photos, as 1440 px JPEG previews like the server sends) and prints
 images/s, ms per face, model load time and the peak RSS of the service's worker process."""
 
 import argparse
@@ -27,8 +27,6 @@ sys.path.insert(0, str(PROJECT_DIR))
 from ml_service.faces import BUNDLED_FACE_MODEL  # noqa: E402
 
 TESTDATA = PROJECT_DIR / "tests" / "data"
-if not TESTDATA.is_dir():
-    TESTDATA = PROJECT_DIR.parent / "shared" / "testdata"
 DETECTION = {"modelName": BUNDLED_FACE_MODEL, "options": {"minScore": 0.7}}
 ENTRIES = json.dumps({"facial-recognition": {"detection": DETECTION, "recognition": {"modelName": BUNDLED_FACE_MODEL}}})
 DETECTION_ONLY = json.dumps({"facial-recognition": {"detection": DETECTION}})

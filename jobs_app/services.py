@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F
-from django.db.models.functions import TruncMinute
+from django.db.models.functions import Now, TruncMinute
 from django.utils import timezone
 
 from settings_app.registry import KEYS_BY_PATH
@@ -17,7 +17,7 @@ from settings_app.services import get_config
 
 from . import conf, engine, shared
 from .db import retry_on_busy
-from .engine import concurrency_of
+from .engine import concurrency_of, seconds_from_now
 from .models import Job, QueueRun, QueueState, WorkerHeartbeat
 from .queues import BACKGROUND_TASK_NOT_PAUSABLE, QUEUES, QUEUES_BY_NAME, Queue, StartMode
 
@@ -138,7 +138,7 @@ def hold_queues(queue_names, reason: str, probe_seconds: float) -> list[str]:
             QueueState.objects.get_or_create(name=name)
         QueueState.objects.filter(name__in=names).update(
             hold_reason=reason[:500], hold_probe_seconds=probe_seconds,
-            hold_probe_at=timezone.now() + timedelta(seconds=probe_seconds))
+            hold_probe_at=seconds_from_now(probe_seconds))
     if newly:
         log.warning("queues %s held: %s", ", ".join(newly), reason)
     return newly
@@ -152,8 +152,7 @@ def release_queues(queue_names) -> list[str]:
     if held:
         QueueState.objects.filter(name__in=held).update(hold_reason="", hold_probe_at=None)
         # Jobs that waited for the hold run now, not after their back-off.
-        Job.objects.filter(queue__in=held, status=Job.WAITING, run_at__gt=timezone.now()).update(
-            run_at=timezone.now())
+        Job.objects.filter(queue__in=held, status=Job.WAITING, run_at__gt=Now()).update(run_at=Now())
         shared.publish()
         log.info("queues %s resumed", ", ".join(held))
     return held

@@ -109,3 +109,14 @@
     if (event.detail.target && event.detail.target.id === "category-panel") revealOutcome();
   });
 })();
+
+// Storage template: choosing a preset fills the Template field, as typing would (the preview and the
+// "unsaved" marker follow). The tools are loaded by htmx, so the listener is delegated.
+document.addEventListener("change", (event) => {
+  const select = event.target.closest("[data-template-preset]");
+  const input = select && select.value && document.getElementById(select.dataset.target);
+  if (!input || input.disabled || input.readOnly) return;
+  input.value = select.value;
+  input.dispatchEvent(new Event("input", { bubbles: true }));
+  input.dispatchEvent(new Event("change", { bubbles: true }));
+});

@@ -55,7 +55,10 @@ def test_the_test_button_pings_each_url(use_ml, ml_service, admin_client):
 
 
 def run_one(queue: str = "faceDetection"):
-    QueueState.objects.filter(pk=queue).update(hold_probe_at=timezone.now() - timedelta(seconds=1))
+    """Run the next probe job, as once the probe interval has passed (for the hold and the jobs' back-off)."""
+    a_second_ago = timezone.now() - timedelta(seconds=1)
+    QueueState.objects.filter(pk=queue).update(hold_probe_at=a_second_ago)
+    Job.objects.filter(queue=queue, status=Job.WAITING).update(run_at=a_second_ago)
     (claim,) = engine.claim_ready([queue], "test:1")[:1]
     return runner.run_job(claim.job_id, claim.token)
 

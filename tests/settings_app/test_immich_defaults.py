@@ -27,6 +27,8 @@ EXPECTED_MISSING = {
 # Keys whose default may differ from Immich's.
 MAY_DIFFER = {
     "machineLearning.facialRecognition.modelName": "the default is the face model bundled with this server",
+    "machineLearning.urls": "`make run` starts this server's own ML service on 127.0.0.1:3003 (Immich's default "
+                            "names its container, immich-machine-learning)",
 }
 
 

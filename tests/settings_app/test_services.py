@@ -91,7 +91,8 @@ def test_external_domain_is_reduced_to_its_origin(admin_user):
 
 def test_registry_has_every_category_of_the_dashboard():
     assert [c.slug for c in CATEGORIES] == [
-        "authentication", "backup", "image", "job", "external-library", "logging", "machine-learning",
+        "authentication", "backup", "image", "integrity-checks", "job", "external-library", "logging",
+        "machine-learning",
         "location", "metadata", "nightly-tasks", "notifications", "server", "storage-template", "theme",
         "trash", "user-settings", "version-check", "video-transcoding",
     ]

@@ -46,12 +46,21 @@ def database_full():
     exactly as when the disk itself is full."""
     connection.ensure_connection()
     with connection.cursor() as cursor:
+        # Pages freed by earlier tests would take the write: fill them first (the table is dropped after).
+        cursor.execute("PRAGMA freelist_count")
+        free_pages = cursor.fetchone()[0]
+        if free_pages:
+            cursor.execute("PRAGMA page_size")
+            page_size = cursor.fetchone()[0]
+            cursor.execute("CREATE TABLE fault_test_filler (data BLOB)")
+            cursor.execute("INSERT INTO fault_test_filler VALUES (zeroblob(%s))", [free_pages * page_size])
         cursor.execute("PRAGMA page_count")
         pages = cursor.fetchone()[0]
         cursor.execute(f"PRAGMA max_page_count = {pages}")
     yield
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA max_page_count = 4294967294")
+        cursor.execute("DROP TABLE IF EXISTS fault_test_filler")
 
 
 @pytest.fixture

@@ -149,8 +149,9 @@ def sync_library(job) -> str:
 
 @job_handler(*(queue.item_job for queue in QUEUES if queue.item_job), placeholder=True)
 def placeholder_media_item(job) -> str:
-    """PLACEHOLDER for the per-asset work of a media queue whose pipeline does not exist yet (sidecars,
-    transcoding, faces, …); registering the real handler replaces it."""
+    """The per-asset job of a media queue whose pipeline does not exist yet (sidecars, smart search,
+    duplicate detection, file migration): it reports "skipped", never success; registering the real
+    handler replaces it."""
     return f"{job.name} {job.data.get('id')}: skipped, the media pipeline does not exist yet"
 
 

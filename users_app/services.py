@@ -191,6 +191,12 @@ def ensure_admin(email: str, password: str | None) -> tuple[object, str | None]:
     return admin, password
 
 
+# Sent after an administrator creates a user (admin console or `POST /api/admin/users`), with `user=`,
+# `password=` (as given at creation), `notify=` (the "notify" choice) and `base_url=` (External domain, or
+# the request's scheme and host). The notifications app connects here to send the welcome email.
+user_created = Signal()
+
+
 # --- Delayed deletion ------------------------------------------------------------------------------
 
 # Sent with `user=` just before a user is removed for good (nightly check or "Delete immediately"), inside

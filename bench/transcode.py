@@ -2,8 +2,9 @@
 Transcoding settings (target resolution `original`, so the output stays 1080p; everything else default:
 libx264 ultrafast, CRF 23, AAC), on this machine's cores, through the job's code path (probe, decision,
 command, nice'd ffmpeg with progress parsing, temporary file + rename), and the ratio to running the same
-ffmpeg command by hand (at the same niceness). The job's overhead should stay under 5 %; run it on an
-otherwise idle machine, since other processes slow a nice'd ffmpeg unevenly.
+ffmpeg command by hand (at the same niceness). The job's overhead should stay under 5 %. Wall time is
+best measured on an otherwise idle machine, since other processes slow a nice'd ffmpeg unevenly; the CPU
+time of the two paths (this process plus its children) is printed too, and other load hardly moves it.
 
     .venv/bin/python bench/transcode.py [--seconds 10] [--rounds 2]
 
@@ -12,6 +13,8 @@ folder, removed afterwards."""
 
 import argparse
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,32 +46,51 @@ def main():
              f"sine=frequency=440:duration={args.seconds}", "-c:v", "libx265", "-preset", "ultrafast", "-crf", "26",
              "-pix_fmt", "yuv420p", "-tag:v", "hvc1", "-c:a", "aac", str(source)], timeout=3600)
 
-        job_times, hand_times = [], []
-        for round_number in range(1, args.rounds + 1):
-            started = time.monotonic()
+        def job_round():
             current = transcode.plan(source, config)
             _, command, _ = current.attempts[0]
             transcode.run_command(command, source, Path(folder) / "job.mp4", current.probe.duration)
-            job_times.append(time.monotonic() - started)
 
+        def hand_round(command):
             # The same invocation by hand: the identical arguments minus the progress reporting, at the same
             # niceness (on a busy machine a nice'd job is slower by design; that is not overhead).
             argv = command.passes(executable(), str(source), str(Path(folder) / "hand.mp4"))[0]
             argv = ["nice", "-n", str(transcode.NICENESS),
                     *(arg for arg in argv if arg not in ("-progress", "pipe:1", "-nostats"))]
-            started = time.monotonic()
             subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            hand_times.append(time.monotonic() - started)
-            print(f"round {round_number}: job {job_times[-1]:.2f} s, by hand {hand_times[-1]:.2f} s", flush=True)
 
-        job, hand = min(job_times), min(hand_times)
+        command = transcode.plan(source, config).attempts[0][1]
+        times = {"job": [], "hand": []}
+        cpu = {"job": [], "hand": []}
+        for round_number in range(1, args.rounds + 1):
+            # Alternate which goes first, so neither always meets a warm (or a busy) cache.
+            order = ("job", "hand") if round_number % 2 else ("hand", "job")
+            for which in order:
+                before_wall, before_cpu = time.monotonic(), cpu_seconds()
+                job_round() if which == "job" else hand_round(command)
+                times[which].append(time.monotonic() - before_wall)
+                cpu[which].append(cpu_seconds() - before_cpu)
+            print(f"round {round_number}: job {times['job'][-1]:.2f} s ({cpu['job'][-1]:.2f} s CPU), "
+                  f"by hand {times['hand'][-1]:.2f} s ({cpu['hand'][-1]:.2f} s CPU)", flush=True)
+
+        job, hand = min(times["job"]), min(times["hand"])
+        job_cpu, hand_cpu = statistics.median(cpu["job"]), statistics.median(cpu["hand"])
         print(f"\ncommand: {' '.join(command.output_options)}")
-        print(f"cores: {os.cpu_count()}")
+        print(f"cores: {os.cpu_count()}, load average at the end: {os.getloadavg()[0]:.2f}")
         print(f"job path: {job / args.seconds:.3f} s per second of 1080p H.264 output "
               f"({args.seconds / job:.2f}x real time)")
         print(f"by hand:  {hand / args.seconds:.3f} s per second")
-        print(f"overhead: {(job / hand - 1) * 100:+.1f} % (job / by hand = {job / hand:.3f})")
+        print(f"overhead, wall time (best of {args.rounds}): {(job / hand - 1) * 100:+.1f} % "
+              f"(job / by hand = {job / hand:.3f})")
+        print(f"overhead, CPU time (median, this process + ffmpeg): {(job_cpu / hand_cpu - 1) * 100:+.1f} % "
+              f"(job / by hand = {job_cpu / hand_cpu:.3f}); the figure that other load on the machine "
+              f"does not skew")
 
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children (ffmpeg, nice)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 if __name__ == "__main__":
     main()

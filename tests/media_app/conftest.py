@@ -6,6 +6,7 @@ import pytest
 from media_app.formats import asset_type_for
 from media_app.models import Asset
 from media_app.services.files import sha1_of
+from settings_app.services import refresh_config, save_values
 from tests.conftest import TESTDATA
 
 PHOTOS = TESTDATA / "photos"
@@ -48,3 +49,16 @@ def shared_media(settings, tmp_path, child_env):
     settings.MEDIA_ROOT = data_dir / "media"
     child_env["DATA_DIR"] = str(data_dir)
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def save_settings(admin_user):
+    """Save settings under a key prefix as the administrator would (validated), effective at once:
+    `save_settings("ffmpeg", crf=30)` saves `ffmpeg.crf`."""
+
+    def save(prefix: str, **values):
+        result = save_values({f"{prefix}.{key}": value for key, value in values.items()}, user=admin_user)
+        assert result.ok, result.errors
+        refresh_config()
+
+    return save

@@ -15,7 +15,6 @@ from django.test import Client
 from jobs_app.handlers import get_handler
 from jobs_app.models import Job
 from media_app.services import ffmpeg, hls, metadata
-from settings_app.services import refresh_config, save_values
 from tests.conftest import USER_PASSWORD
 
 from .conftest import VIDEOS
@@ -28,11 +27,9 @@ HDR = VIDEOS / "hevc_10bit_hdr10_pq_1280x720_2s.mp4"
 
 
 @pytest.fixture
-def realtime(admin_user):
+def realtime(save_settings):
     def configure(**values):
-        result = save_values({f"ffmpeg.realtime.{key}": value for key, value in values.items()}, user=admin_user)
-        assert result.ok, result.errors
-        refresh_config()
+        save_settings("ffmpeg.realtime", **values)
 
     configure(enabled=True, videoCodecs=["h264"], resolutions=[480, 720, 1080])
     return configure

@@ -29,11 +29,9 @@ FULL_HD = VIDEOS / "h264_aac_1920x1080_60fps_2s_gps.mp4"
 
 
 @pytest.fixture
-def configure(admin_user):
+def configure(save_settings):
     def set_values(**values):
-        result = save_values({f"ffmpeg.{key}": value for key, value in values.items()}, user=admin_user)
-        assert result.ok, result.errors
-        refresh_config()
+        save_settings("ffmpeg", **values)
 
     return set_values
 

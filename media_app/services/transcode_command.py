@@ -570,27 +570,35 @@ def _opencl_tonemap(ffmpeg, derive: str) -> list[str]:
             f"hwmap=derive_device={derive}:reverse=1,format={derive}"]
 
 
-class QsvHwDecode(QsvSwDecode):
+class HardwareDecodeOnDevice:
+    """QSV and VAAPI hardware decoding: frames stay on the device, so scaling (and the conversion of
+    non-4:2:0 sources to nv12 when there is no tone-mapping) uses the API's own scale filter, and
+    tone-mapping goes through OpenCL."""
     decode = "hardware"
+    api = ""  # "qsv" or "vaapi"
+    scale_options = ""
+
+    def filters(self, video: VideoStream) -> list[str]:
+        scale = f"scale_{self.api}={self.scaling(video)}:{self.scale_options}"
+        tonemap = self.tonemap(video)
+        if not tonemap and not video.pix_fmt.endswith("420p"):
+            return [f"{scale}:format=nv12"]
+        return ([scale] if self.should_scale(video) else []) + tonemap
+
+    def tonemap(self, video: VideoStream) -> list[str]:
+        return _opencl_tonemap(self.ffmpeg, self.api) if self.should_tonemap(video) else []
+
+    def input_thread_options(self) -> list[str]:
+        return ["-threads", "1"]
+
+
+class QsvHwDecode(HardwareDecodeOnDevice, QsvSwDecode):
+    api = "qsv"
+    scale_options = "async_depth=4:mode=hq"
 
     def input_options(self) -> list[str]:
         return ["-hwaccel", "qsv", "-hwaccel_output_format", "qsv", "-async_depth", "4", "-noautorotate",
                 "-qsv_device", self.device(), *self.input_thread_options()]
-
-    def filters(self, video: VideoStream) -> list[str]:
-        options = []
-        tonemap = self.tonemap(video)
-        if not tonemap and not video.pix_fmt.endswith("420p"):
-            options.append(f"scale_qsv={self.scaling(video)}:async_depth=4:mode=hq:format=nv12")
-        elif self.should_scale(video):
-            options.append(f"scale_qsv={self.scaling(video)}:async_depth=4:mode=hq")
-        return options + tonemap
-
-    def tonemap(self, video: VideoStream) -> list[str]:
-        return _opencl_tonemap(self.ffmpeg, "qsv") if self.should_tonemap(video) else []
-
-    def input_thread_options(self) -> list[str]:
-        return ["-threads", "1"]
 
 
 class VaapiSwDecode(HardwareEncoder):
@@ -622,27 +630,13 @@ class VaapiSwDecode(HardwareEncoder):
         return self.ffmpeg.cqMode != "icq" or self.ffmpeg.targetVideoCodec == "vp9"
 
 
-class VaapiHwDecode(VaapiSwDecode):
-    decode = "hardware"
+class VaapiHwDecode(HardwareDecodeOnDevice, VaapiSwDecode):
+    api = "vaapi"
+    scale_options = "mode=hq:out_range=pc"
 
     def input_options(self) -> list[str]:
         return ["-hwaccel", "vaapi", "-hwaccel_output_format", "vaapi", "-noautorotate",
                 "-hwaccel_device", self.device(), *self.input_thread_options()]
-
-    def filters(self, video: VideoStream) -> list[str]:
-        options = []
-        tonemap = self.tonemap(video)
-        if not tonemap and not video.pix_fmt.endswith("420p"):
-            options.append(f"scale_vaapi={self.scaling(video)}:mode=hq:out_range=pc:format=nv12")
-        elif self.should_scale(video):
-            options.append(f"scale_vaapi={self.scaling(video)}:mode=hq:out_range=pc")
-        return options + tonemap
-
-    def tonemap(self, video: VideoStream) -> list[str]:
-        return _opencl_tonemap(self.ffmpeg, "vaapi") if self.should_tonemap(video) else []
-
-    def input_thread_options(self) -> list[str]:
-        return ["-threads", "1"]
 
 
 class RkmppSwDecode(HardwareEncoder):

@@ -44,8 +44,12 @@ def ensure_model_files(model_name: str, folder: Path, relative_paths: list[str])
         log.info("Downloading %s to %s", url, folder / path)
         try:
             _download(url, folder / path)
-        except (requests.RequestException, OSError) as error:
-            raise ModelDownloadFailed(f"downloading {url} failed: {error}")
+        except requests.HTTPError as error:
+            raise ModelDownloadFailed(f"{url} answered {error.response.status_code}")
+        except requests.RequestException as error:  # requests' own text repeats the URL in several layers
+            raise ModelDownloadFailed(f"{url} could not be reached ({type(error).__name__})")
+        except OSError as error:
+            raise ModelDownloadFailed(f"writing {folder / path} failed: {error.strerror or error}")
 
 
 def _download(url: str, target: Path) -> None:

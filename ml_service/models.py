@@ -69,8 +69,8 @@ def load_face_model(name: str, model_type: str):
         ensure_model_files(name, folder, [model_file])
     except ModelDownloadFailed as reason:
         raise ModelUnavailable(
-            f"Face model '{name}' is not installed and could not be downloaded ({reason}): put Immich's files "
-            f"for it in {folder} ({DETECTION}/model.onnx and {RECOGNITION}/model.onnx, from Hugging Face "
+            f"Face model '{name}' is not installed in {folder} and could not be downloaded ({reason}): put "
+            f"Immich's files for it there ({DETECTION}/model.onnx and {RECOGNITION}/model.onnx, from Hugging Face "
             f"immich-app/{name}), point the Machine Learning URL at an Immich ML server, or use the bundled model "
             f"'{BUNDLED_FACE_MODEL}'."
         )

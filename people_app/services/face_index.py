@@ -160,10 +160,12 @@ class NeighbourLists:
     truncated: np.ndarray  # (queries,) bool
 
 
-def neighbour_lists(index: OwnerIndex, queries: np.ndarray, max_distance: float, limit: int) -> NeighbourLists:
+def neighbour_lists(index: OwnerIndex, queries: np.ndarray, max_distance: float, limit: int,
+                    progress=None) -> NeighbourLists:
     """The k-NN of many faces of the index (by position) as chunked matrix products (BLAS): the work of one
     search per face, without reading the matrix once per face. No per-query filters: the caller applies
-    trash, birth dates and same-photo rules, which change while it assigns people."""
+    trash, birth dates and same-photo rules, which change while it assigns people. progress(count), if
+    given, hears how many queries are done after each chunk."""
     count = len(index.face_ids)
     chunk = max(1, BATCH_CELLS // max(count, 1))
     positions, distances, truncated = [], [], np.zeros(len(queries), bool)
@@ -181,4 +183,6 @@ def neighbour_lists(index: OwnerIndex, queries: np.ndarray, max_distance: float,
             end = min(end, begin + limit)
             positions.append(hit_columns[begin:end].astype(np.int32))
             distances.append(hit_distances[begin:end])
+        if progress:
+            progress(start + len(rows))
     return NeighbourLists(positions, distances, truncated)

@@ -97,10 +97,11 @@ class _OwnerState:
         self.lists: face_index.NeighbourLists | None = None
         self.list_of_face: dict[str, int] = {}
 
-    def prepare(self, face_ids: list[str], limit: int) -> None:
+    def prepare(self, face_ids: list[str], limit: int, progress) -> None:
         positions = [self.index.face_position[f] for f in face_ids if f in self.index.face_position]
         self.list_of_face = {self.index.face_ids[p]: i for i, p in enumerate(positions)}
-        self.lists = face_index.neighbour_lists(self.index, np.array(positions, np.int64), self.max_distance, limit)
+        self.lists = face_index.neighbour_lists(self.index, np.array(positions, np.int64), self.max_distance, limit,
+                                                progress)
 
     def candidates(self, face: _RunFace, *, complete: bool) -> tuple[np.ndarray, bool]:
         """Positions of the faces this face's search may see within max distance, nearest first, and whether
@@ -134,25 +135,29 @@ class Clustering:
     def __init__(self, config=None) -> None:
         self.settings = (config or get_config()).machineLearning.facialRecognition
 
-    def run(self, face_ids, *, requeue_deferred: bool = True) -> RunResult:
+    def run(self, face_ids, *, requeue_deferred: bool = True, progress=None) -> RunResult:
+        """progress(percent), if given, hears how far the run got: the neighbour search takes the first 90 %."""
+        self._progress, self._reported = progress, None
+        face_ids = [str(face_id) for face_id in face_ids]
         try:
-            return self._run([str(face_id) for face_id in face_ids], requeue_deferred)
+            return self._run(face_ids, requeue_deferred)
         except _StaleIndex:  # a person went since this process's matrix was current: search again
             face_index.forget_cache()
-            return self._run([str(face_id) for face_id in face_ids], requeue_deferred)
+            return self._run(face_ids, requeue_deferred)
         except BaseException:  # the cached matrices hold assignments that were never written
             face_index.forget_cache()
             raise
 
     def _run(self, face_ids: list[str], requeue_deferred: bool) -> RunResult:
         faces = _load_run_faces(face_ids)
-        states = self._owner_states(faces.values())
+        states = self._owner_states(list(faces.values()))
         self.assigned: dict[str, str] = {}
         self.new_people: dict[str, tuple] = {}  # person id -> (owner id, face id)
         self.deferred: list[str] = []
         outcomes, totals = [], {}
         pending = deque(face_ids)
         while pending:
+            self._report(0.9 + 0.1 * len(outcomes) / (len(outcomes) + len(pending)))
             face_id = pending.popleft()
             face = faces.get(face_id)
             outcome = self._step(face, states.get((face.owner_id, face.model_name)) if face else None, face_id)
@@ -163,7 +168,13 @@ class Clustering:
         self._save({face.owner_id for face in faces.values()})
         return RunResult(outcomes, totals, list(self.new_people))
 
-    def _owner_states(self, faces) -> dict[tuple, _OwnerState]:
+    def _report(self, fraction: float) -> None:
+        percent = int(100 * fraction)
+        if self._progress and percent != self._reported:
+            self._reported = percent
+            self._progress(percent)
+
+    def _owner_states(self, faces: list[_RunFace]) -> dict[tuple, _OwnerState]:
         queries: dict[tuple, list[str]] = {}
         for face in faces:
             if face.usable and not face.person_id and not face.trashed:
@@ -171,12 +182,14 @@ class Clustering:
         people_by_asset: dict[tuple, dict] = {}
         states = {}
         limit = max(NEIGHBOUR_LIMIT, 4 * self.settings.minFaces)
+        total, done = sum(len(ids) for ids in queries.values()), 0
         for (owner_id, model_name), ids in queries.items():
             if owner_id not in people_by_asset:
-                people_by_asset[owner_id] = _people_by_asset(owner_id)
+                people_by_asset[owner_id] = _people_by_asset([f.asset_id for f in faces if f.owner_id == owner_id])
             state = _OwnerState(owner_id, model_name, people_by_asset[owner_id], self.settings.maxDistance)
-            state.prepare(ids, limit)
+            state.prepare(ids, limit, lambda count, done=done: self._report(0.9 * (done + count) / total))
             states[(owner_id, model_name)] = state
+            done += len(ids)
         return states
 
     def _step(self, face: _RunFace | None, state: _OwnerState | None, face_id: str) -> Outcome:
@@ -274,11 +287,14 @@ def _load_run_faces(face_ids: list[str]) -> dict[str, _RunFace]:
     return faces
 
 
-def _people_by_asset(owner_id) -> dict[str, set]:
+def _people_by_asset(asset_ids: list[str]) -> dict[str, set]:
+    """The people with a face in each of these photos (any face: ML of any model, imported, manual)."""
     people: dict[str, set] = {}
-    rows = Face.objects.filter(asset__owner_id=owner_id, person__isnull=False).values_list("asset_id", "person_id")
-    for asset_id, person_id in rows.iterator(chunk_size=5000):
-        people.setdefault(str(asset_id), set()).add(str(person_id))
+    asset_ids = list(dict.fromkeys(asset_ids))
+    for start in range(0, len(asset_ids), IN_CHUNK):
+        rows = Face.objects.filter(asset_id__in=asset_ids[start : start + IN_CHUNK], person__isnull=False)
+        for asset_id, person_id in rows.values_list("asset_id", "person_id"):
+            people.setdefault(str(asset_id), set()).add(str(person_id))
     return people
 
 

@@ -59,6 +59,7 @@ def cluster_faces(face_ids, config=None) -> dict[str, int]:
 # Neighbours kept per face of a run: enough for min faces plus some faces hidden from the query (same
 # photo, trash, birth dates); a face whose list ends before an answer is searched in full.
 NEIGHBOUR_LIMIT = 64
+BATCH_MINIMUM = 16  # fewer faces are searched one by one (a matrix-vector product each)
 
 
 @dataclass
@@ -99,6 +100,8 @@ class _OwnerState:
 
     def prepare(self, face_ids: list[str], limit: int, progress) -> None:
         positions = [self.index.face_position[f] for f in face_ids if f in self.index.face_position]
+        if len(positions) < BATCH_MINIMUM:  # a job of one face: its own search, nothing to share
+            return
         self.list_of_face = {self.index.face_ids[p]: i for i, p in enumerate(positions)}
         self.lists = face_index.neighbour_lists(self.index, np.array(positions, np.int64), self.max_distance, limit,
                                                 progress)
@@ -109,7 +112,7 @@ class _OwnerState:
         position = self.index.face_position.get(face.face_id)
         if position is None:  # not searchable (another embedding size): sees nobody
             return np.zeros(0, np.int64), False
-        if complete:
+        if complete or self.lists is None:
             positions, truncated = face_index.neighbours_of(self.index, position, self.max_distance), False
         else:
             row = self.list_of_face[face.face_id]

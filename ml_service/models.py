@@ -60,19 +60,24 @@ def load_face_model(name: str, model_type: str):
         from ml_service.faces import FaceDetector, FaceEmbedder
 
         return FaceDetector() if model_type == DETECTION else FaceEmbedder()
+    from ml_service.insightface import ArcFaceEmbedder, ScrfdDetector
+    from ml_service.model_download import ModelDownloadFailed, ensure_model_files
+
     folder = model_cache_dir() / FACIAL_RECOGNITION / name
-    model_file = folder / model_type / "model.onnx"
-    if not model_file.is_file():
+    model_file = f"{model_type}/model.onnx"
+    try:
+        ensure_model_files(name, folder, [model_file])
+    except ModelDownloadFailed as reason:
         raise ModelUnavailable(
-            f"Face model '{name}' is not installed: put Immich's files for it in {folder} "
-            f"({DETECTION}/model.onnx and {RECOGNITION}/model.onnx, from Hugging Face immich-app/{name}), "
-            f"point the Machine Learning URL at an Immich ML server, or use the bundled model "
+            f"Face model '{name}' is not installed in {folder} and could not be downloaded ({reason}): put "
+            f"Immich's files for it there ({DETECTION}/model.onnx and {RECOGNITION}/model.onnx, from Hugging Face "
+            f"immich-app/{name}), point the Machine Learning URL at an Immich ML server, or use the bundled model "
             f"'{BUNDLED_FACE_MODEL}'."
         )
-    raise ModelUnavailable(
-        f"Face model '{name}' is present in {folder}, but this ML service runs only the bundled model "
-        f"'{BUNDLED_FACE_MODEL}': point the Machine Learning URL at an Immich ML server to use '{name}'."
-    )
+    try:
+        return (ScrfdDetector if model_type == DETECTION else ArcFaceEmbedder)(folder / model_file)
+    except Exception as error:  # onnxruntime's errors for a truncated or foreign file have no common base
+        raise ModelUnavailable(f"Face model '{name}': {folder / model_file} could not be loaded: {error}")
 
 
 def _release_freed_memory() -> None:

@@ -120,7 +120,7 @@ def _faces(pixels: np.ndarray, detection: Entry, recognition: Entry | None, cach
         return faces
     name = recognition.model_name
     with cache.use((FACIAL_RECOGNITION, RECOGNITION, name), lambda: load_face_model(name, RECOGNITION)) as embedder:
-        embeddings = embedder.embed(pixels, [face.box for face in detected])
+        embeddings = embedder.embed_faces(pixels, detected)
     for face, embedding in zip(faces, embeddings, strict=True):
         face["embedding"] = serialise_embedding(embedding)
     return faces

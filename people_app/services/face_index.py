@@ -1,29 +1,29 @@
 """Vectorised nearest-neighbour search over one owner's face embeddings (Immich's `searchFaces`).
 
 Each process keeps, per (owner, model), a float32 matrix of the owner's searchable embeddings (ML faces
-big enough to recognise) with, per row, the face id, its asset and its person. A query is one
-matrix-vector product (BLAS) plus a partial sort: ~10 ms at 100k faces of 512 dimensions, on SQLite and
-PostgreSQL alike, with no Python loop over faces.
+big enough to recognise) with, per row, the face id, its asset and its person. One query is one
+matrix-vector product plus a sort of the faces within max distance (~10 ms at 100k faces of 512
+dimensions); a run over many faces (Facial Recognition ALL) computes the neighbours of all of them in
+chunked matrix products (BLAS), on SQLite and PostgreSQL alike, with no Python loop over faces. The rules
+that change while people are assigned (trash, birth dates, one face per photo and person) are applied by
+the caller (services.recognition) to these lists.
 
 Staleness: every change to what the search sees bumps the owner's FaceIndexState.version (one UPDATE).
 The process that made the change applies it to its own matrix when nobody else changed anything in
 between (the recognition run assigns thousands of faces without reloading); any other process notices the
-new version on its next query and reloads. Trashed assets and birth dates are checked per query (both
-are small sets), so the trash and the person pages need not know about the index.
+new version on its next query and reloads. Trashed assets and birth dates are read per run (both are
+small sets), so the trash and the person pages need not know about the index.
 
 Memory: 2 KB per face at 512 dimensions (200 MB at 100k faces, per process that runs recognition). The
 scale-out path is pgvector (docs/faces.md)."""
 
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 from django.db import transaction
 from django.db.models import F
 
-from media_app.models import Asset
-
-from ..models import Face, FaceIndexState, Person
+from ..models import Face, FaceIndexState
 
 NO_PERSON = -1
 
@@ -135,71 +135,54 @@ def forget_cache() -> None:
     _CACHE.clear()
 
 
+def neighbours_of(index: OwnerIndex, position: int, max_distance: float) -> np.ndarray:
+    """Positions of the faces within max distance of the face at `position`, nearest first (itself included):
+    one matrix-vector product. einsum, not BLAS: one thread streaming the matrix (the product is memory-bound),
+    where a threaded BLAS spin-waits for cores that busy workers hold and got 5x slower in the benchmark on a
+    loaded machine."""
+    distances = 1.0 - np.einsum("ij,j->i", index.matrix, index.matrix[position])
+    found = np.flatnonzero(distances <= max_distance)
+    return found[np.argsort(distances[found], kind="stable")]
+
+
+# --- Many queries at once (Facial Recognition ALL / MISSING) ----------------------------------------------
+
+BATCH_CELLS = 1 << 24  # distances computed per matrix product: 64 MB of float32, whatever the library size
+
+
 @dataclass
-class Neighbourhood:
-    """Distances from one embedding to every searchable face of the owner, with the faces the query must
-    not see (trashed assets, people born after the photo) already at infinity."""
+class NeighbourLists:
+    """For each query, the faces within max distance, nearest first, at most `limit` of them. `truncated`
+    says that more were within max distance: a caller that needs more must search that face in full."""
 
-    index: OwnerIndex
-    distances: np.ndarray
-    max_distance: float
-
-    def nearest(self, count: int) -> list[int]:
-        """Positions of the `count` nearest faces within max distance, nearest first (includes the query
-        face itself when it is searchable)."""
-        count = min(count, len(self.distances))
-        if count <= 0:
-            return []
-        if count < len(self.distances):
-            candidates = np.argpartition(self.distances, count - 1)[:count]
-        else:
-            candidates = np.arange(len(self.distances))
-        candidates = candidates[np.argsort(self.distances[candidates], kind="stable")]
-        return [int(p) for p in candidates if self.distances[p] <= self.max_distance]
-
-    def person_at(self, position: int) -> str | None:
-        code = int(self.index.person_codes[position])
-        return None if code == NO_PERSON else self.index.person_ids[code]
-
-    def nearest_person(self, exclude=()) -> str | None:
-        """The person of the nearest face that has one within max distance, skipping `exclude` people."""
-        codes = self.index.person_codes
-        mask = (codes != NO_PERSON) & (self.distances <= self.max_distance)
-        excluded = [self.index.person_code[str(p)] for p in exclude if str(p) in self.index.person_code]
-        if excluded:
-            mask &= ~np.isin(codes, excluded)
-        positions = np.flatnonzero(mask)
-        if not len(positions):
-            return None
-        return self.person_at(int(positions[np.argmin(self.distances[positions])]))
+    positions: list[np.ndarray]
+    distances: list[np.ndarray]
+    truncated: np.ndarray  # (queries,) bool
 
 
-def search(owner_id, model_name: str, vector: np.ndarray, *, max_distance: float,
-           photo_date: date | None = None, face_id=None, asset_id=None) -> Neighbourhood:
-    """Cosine distances (1 - a.b, 0-2 as Immich) from `vector` to the owner's searchable faces. With the
-    query's face and asset, the other faces of that photo are left out: two faces of one photo are two
-    people, so they are never each other's neighbours (nor make each other core)."""
-    index = owner_index(owner_id, model_name)
-    if not len(index.face_ids) or index.matrix.shape[1] != len(vector):
-        return Neighbourhood(index, np.zeros(0, np.float32), max_distance)
-    # einsum, not BLAS: one thread streaming the matrix (the product is memory-bound), where a threaded BLAS
-    # spin-waits for cores that busy workers hold and got 5x slower in the benchmark on a loaded machine.
-    distances = 1.0 - np.einsum("ij,j->i", index.matrix, np.asarray(vector, dtype=np.float32))
-    hidden = []
-    trashed = Asset.objects.filter(owner_id=owner_id, deleted_at__isnull=False).values_list("id", flat=True)
-    trashed_codes = [index.asset_code[str(a)] for a in trashed if str(a) in index.asset_code]
-    if trashed_codes:
-        hidden.append(np.isin(index.asset_codes, trashed_codes))
-    if photo_date is not None:
-        born_later = Person.objects.filter(owner_id=owner_id, birth_date__gt=photo_date).values_list("id", flat=True)
-        codes = [index.person_code[str(p)] for p in born_later if str(p) in index.person_code]
-        if codes:
-            hidden.append(np.isin(index.person_codes, codes))
-    if asset_id is not None and str(asset_id) in index.asset_code:
-        same_photo = index.asset_codes == index.asset_code[str(asset_id)]
-        if face_id is not None and str(face_id) in index.face_position:
-            same_photo[index.face_position[str(face_id)]] = False
-        hidden.append(same_photo)
-    for mask in hidden:
-        distances[mask] = np.inf
-    return Neighbourhood(index, distances, max_distance)
+def neighbour_lists(index: OwnerIndex, queries: np.ndarray, max_distance: float, limit: int,
+                    progress=None) -> NeighbourLists:
+    """The k-NN of many faces of the index (by position) as chunked matrix products (BLAS): the work of one
+    search per face, without reading the matrix once per face. No per-query filters: the caller applies
+    trash, birth dates and same-photo rules, which change while it assigns people. progress(count), if
+    given, hears how many queries are done after each chunk."""
+    count = len(index.face_ids)
+    chunk = max(1, BATCH_CELLS // max(count, 1))
+    positions, distances, truncated = [], [], np.zeros(len(queries), bool)
+    for start in range(0, len(queries), chunk):
+        rows = queries[start : start + chunk]
+        block = 1.0 - index.matrix[rows] @ index.matrix.T
+        hit_rows, hit_columns = np.nonzero(block <= max_distance)
+        hit_distances = block[hit_rows, hit_columns]
+        order = np.lexsort((hit_distances, hit_rows))  # by query, then nearest first
+        hit_rows, hit_columns, hit_distances = hit_rows[order], hit_columns[order], hit_distances[order]
+        bounds = np.searchsorted(hit_rows, np.arange(len(rows) + 1))
+        for row in range(len(rows)):
+            begin, end = bounds[row], bounds[row + 1]
+            truncated[start + row] = end - begin > limit
+            end = min(end, begin + limit)
+            positions.append(hit_columns[begin:end].astype(np.int32))
+            distances.append(hit_distances[begin:end])
+        if progress:
+            progress(start + len(rows))
+    return NeighbourLists(positions, distances, truncated)

@@ -184,3 +184,13 @@ def test_decode_turns_the_image_upright_by_its_exif_orientation():
     exif[0x0112] = 6  # rotate 90 degrees clockwise for display
     Image.new("RGB", (40, 20), "red").save(buffer, "JPEG", exif=exif)
     assert decode_image(buffer.getvalue()).shape == (40, 20, 3)
+
+
+def test_mtcnn_gives_the_five_landmarks_arcface_aligns_on(detector):
+    """So an Immich recognition model (ArcFace, aligned by landmarks) can follow the bundled detection."""
+    [face] = detector.detect(load(FACES / "obama_small.jpg"), 0.7)
+    (left_eye, right_eye, nose, mouth_left, mouth_right) = face.landmarks
+    x1, y1, x2, y2 = face.box
+    assert all(x1 <= x <= x2 and y1 <= y <= y2 for x, y in face.landmarks)
+    assert left_eye[0] < nose[0] < right_eye[0] and mouth_left[0] < mouth_right[0]
+    assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1])

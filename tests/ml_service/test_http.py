@@ -3,6 +3,7 @@
 import json
 import threading
 
+import cv2
 import numpy as np
 import pytest
 import requests
@@ -10,6 +11,7 @@ import requests
 from ml_service.faces import BUNDLED_FACE_MODEL
 
 from .faces_data import FACES, PHOTOS, iou, reference_boxes
+from .insightface_models import sample_scene, write_models
 
 FACE_ENTRIES = {
     "facial-recognition": {
@@ -218,6 +220,22 @@ def test_a_missing_immich_model_fails_naming_the_model_and_its_folder(ml_service
     detail = response.json()["detail"]
     folder = ml_service.model_cache / "facial-recognition" / "buffalo_l"
     assert "'buffalo_l'" in detail and str(folder) in detail
+
+
+def test_an_immich_face_model_in_the_cache_answers_faces_and_embeddings(ml_service):
+    write_models(ml_service.model_cache / "facial-recognition" / "buffalo_s")
+    image, boxes = sample_scene()
+    png = cv2.imencode(".png", image[:, :, ::-1])[1].tobytes()  # OpenCV writes BGR
+    response = post(ml_service, faces_entries(model="buffalo_s"), png)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["imageWidth"], answer["imageHeight"]) == (640, 480)
+    faces = answer["facial-recognition"]
+    assert sorted(tuple(face["boundingBox"].values()) for face in faces) == sorted(boxes)
+    embeddings = np.array([json.loads(face["embedding"]) for face in faces])
+    assert embeddings.shape == (4, 512) and np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    response = post(ml_service, faces_entries(min_score=0.95, model="buffalo_s"), png)
+    assert len(response.json()["facial-recognition"]) == 3  # the dimmer face is under 0.95
 
 
 def test_a_task_this_service_does_not_serve_says_so(ml_service):

@@ -124,12 +124,3 @@ def test_ttl_and_cache_folder_come_from_the_environment(monkeypatch, tmp_path):
 def test_the_bundled_model_loads_its_two_halves():
     assert isinstance(load_face_model(BUNDLED_FACE_MODEL, "detection"), FaceDetector)
     assert isinstance(load_face_model(BUNDLED_FACE_MODEL, "recognition"), FaceEmbedder)
-
-
-def test_a_missing_immich_model_names_itself_and_its_folder(monkeypatch, tmp_path):
-    monkeypatch.setenv("ML_MODEL_CACHE", str(tmp_path))
-    with pytest.raises(ModelUnavailable) as error:
-        load_face_model("buffalo_l", "detection")
-    message = str(error.value)
-    assert "'buffalo_l'" in message and str(tmp_path / "facial-recognition" / "buffalo_l") in message
-    assert BUNDLED_FACE_MODEL in message

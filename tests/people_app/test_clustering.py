@@ -215,3 +215,46 @@ def test_a_person_deleted_behind_the_cache_is_not_used(user, ml_settings):
     recognition.cluster_faces([second.pk])
     second.refresh_from_db()
     assert second.person_id is not None and second.person_id != first.person_id
+
+
+def test_the_batched_run_the_full_search_fallback_and_one_job_per_face_agree(user, ml_settings, monkeypatch):
+    """Facial Recognition ALL computes all neighbour lists up front and keeps the assignments in memory; the
+    FacialRecognition job handles one face and writes it. Lists cut short (NEIGHBOUR_LIMIT) fall back to
+    a full search of that face. All three give the same people, with photos holding faces of two people
+    and a photo in the trash."""
+    ml_settings(minFaces=3, maxDistance=0.5)
+    rng = np.random.default_rng(21)
+    points, labels = blobs(rng, 3, 25)
+    shared = [photo(user) for _ in range(5)]  # a face of person 0 and one of person 1 in each
+    faces = []
+    for point, label in zip(points, labels, strict=True):
+        asset = shared[len(faces) % 5] if label < 2 and len(faces) % 25 < 5 else photo(user)
+        faces.append(add_face(asset, point))
+    faces += [add_face(photo(user), rng.normal(size=64)) for _ in range(8)]
+    trashed = photo(user, deleted_at=datetime(2026, 1, 1, tzinfo=UTC))
+    faces.append(add_face(trashed, points[0]))
+    order = [f.pk for f in faces]
+
+    def run_batched():
+        recognition.reset_clusters()
+        return recognition.cluster_faces(order), partition(faces)
+
+    totals, people = run_batched()
+    assert len(people) == 3 and all(len(group) == 25 for group in people)
+    assert totals["skipped"] == 1  # the trashed photo's face
+
+    monkeypatch.setattr(recognition, "NEIGHBOUR_LIMIT", 2)  # every list of a person's face is cut short
+    full_searches = []
+    search_in_full = face_index.neighbours_of
+    monkeypatch.setattr(face_index, "neighbours_of", lambda *args: full_searches.append(1) or search_in_full(*args))
+    assert run_batched() == (totals, people)
+    assert len(full_searches) >= 3  # at least the founder of each person found nobody in its short list
+
+    recognition.reset_clusters()
+    pending, seen = list(order), {}
+    while pending:
+        outcome = recognition.recognize_face(pending.pop(0))
+        seen[outcome.status] = seen.get(outcome.status, 0) + 1
+        if outcome.status == recognition.DEFERRED:
+            pending.append(outcome.face_id)
+    assert (seen, partition(faces)) == (totals, people)

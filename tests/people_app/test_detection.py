@@ -2,6 +2,7 @@
 refresh/reset/missing, small faces, switched-off features, a model the service does not have."""
 
 import pytest
+from PIL import Image
 
 from jobs_app.models import Job
 from jobs_app.services import start_queue
@@ -10,6 +11,7 @@ from people_app.services import detection
 from settings_app.services import save_values
 from tests.media_app.photo_assets import add_asset
 from tests.ml_service.faces_data import FACES, PHOTOS, reference_boxes
+from tests.ml_service.insightface_models import sample_scene, write_models
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +111,21 @@ def test_a_model_the_service_lacks_fails_the_job_naming_model_and_folder(user, m
         run_handler(job)
     assert "ml-models" in str(failure.value)  # the model cache folder of the service
     assert "buffalo_l" in AssetFaceStatus.objects.get(asset=asset).error
+
+
+def test_an_immich_model_in_the_services_cache_detects_and_embeds(user, media_root, use_ml, ml_service, tmp_path):
+    write_models(ml_service.model_cache / "facial-recognition" / "buffalo_s")
+    image, boxes = sample_scene()
+    Image.fromarray(image).save(tmp_path / "scene.png")
+    asset = add_asset(user, tmp_path / "scene.png")
+    assert save_values({"machineLearning.facialRecognition.modelName": "buffalo_s"}).ok
+    job = Job.objects.create(queue="faceDetection", name="AssetDetectFaces", data={"id": str(asset.pk)})
+    run_handler(job)
+    faces = Face.objects.filter(asset=asset)
+    assert sorted((f.x1, f.y1, f.x2, f.y2) for f in faces) == sorted(boxes)
+    assert {f.model_name for f in faces} == {"buffalo_s"}
+    assert all(len(f.vector) == 512 and abs(float((f.vector**2).sum()) - 1) < 1e-3 for f in faces)
+    assert faces.get(x1=56).is_recognizable is False  # 16 px: too small for recognition
 
 
 def test_reset_deletes_ml_faces_and_missing_skips_detected_assets(user, media_root, use_ml):

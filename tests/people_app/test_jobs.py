@@ -27,21 +27,33 @@ def queued(name: str) -> list[Job]:
     return list(Job.objects.filter(name=name, status=Job.WAITING).order_by("id"))
 
 
-def test_recognition_jobs_place_faces_and_queue_person_thumbnails(user):
+def test_recognition_all_clusters_in_one_job_with_progress_and_queues_person_thumbnails(user):
     assert save_values({"machineLearning.facialRecognition.minFaces": 2}).ok
     points, _ = blobs(np.random.default_rng(2), 1, 3)
     for point in points:
         add_face(photo(user), point)
-    assert run(Job.objects.create(queue="facialRecognition", name="FacialRecognitionQueueAll",
-                                  data={"force": False})) == "queued 3 FacialRecognition job(s)"
-    for job in queued("FacialRecognition"):
-        outcome = run(job)
-        Job.objects.filter(pk=job.pk).update(status=Job.COMPLETED)
-        assert "created" in outcome or "assigned" in outcome
+    job = Job.objects.create(queue="facialRecognition", name="FacialRecognitionQueueAll", data={"force": False},
+                             status=Job.ACTIVE)
+    assert run(job) == "clustered 3 face(s): 2 assigned, 1 created"
+    assert Job.objects.get(pk=job.pk).progress >= 90  # reported while it ran
     (person,) = Person.objects.all()
     assert person.faces.count() == 3
     (thumbnail_job,) = queued("PersonGenerateThumbnail")
     assert thumbnail_job.data == {"id": str(person.pk)} and thumbnail_job.priority == -1
+
+
+def test_recognition_jobs_per_new_face_place_it_and_queue_person_thumbnails(user):
+    """Detection queues one FacialRecognition job per new face, as Immich."""
+    assert save_values({"machineLearning.facialRecognition.minFaces": 2}).ok
+    points, _ = blobs(np.random.default_rng(2), 1, 3)
+    faces = [add_face(photo(user), point) for point in points]
+    outcomes = [run(Job.objects.create(queue="facialRecognition", name="FacialRecognition", data={"id": str(f.pk)}))
+                for f in faces]
+    assert "created" in outcomes[0] and all("assigned" in outcome for outcome in outcomes[1:])
+    (person,) = Person.objects.all()
+    assert person.faces.count() == 3
+    (thumbnail_job,) = queued("PersonGenerateThumbnail")
+    assert thumbnail_job.data == {"id": str(person.pk)}
 
 
 def test_the_nightly_run_skips_when_no_face_was_added(user):
@@ -49,14 +61,13 @@ def test_the_nightly_run_skips_when_no_face_was_added(user):
     fire_nightly(get_config())
     (job,) = queued("FacialRecognitionQueueAll")
     assert job.data == {"force": False, "nightly": True}
-    assert run(job) == "queued 1 FacialRecognition job(s)"
-    Job.objects.filter(queue="facialRecognition").delete()
+    assert run(job) == "clustered 1 face(s): 1 noise"
     assert JobsMetadata.objects.get(key="facial-recognition-state").value["lastRun"]
     again = Job.objects.create(queue="facialRecognition", name="FacialRecognitionQueueAll",
                                data={"force": False, "nightly": True})
     assert run(again) == "skipped: no new faces since the last run"
     add_face(photo(user), np.ones(64))
-    assert run(again) == "queued 2 FacialRecognition job(s)"
+    assert run(again) == "clustered 2 face(s): 2 deferred, 2 unassigned"  # two faces: under min faces 3
 
 
 def test_recognition_all_resets_every_cluster(user):
@@ -65,8 +76,9 @@ def test_recognition_all_resets_every_cluster(user):
     person = Person.objects.create(owner=user, name="Named")
     Face.objects.filter(pk__in=[f.pk for f in faces]).update(person=person)
     job = Job.objects.create(queue="facialRecognition", name="FacialRecognitionQueueAll", data={"force": True})
-    assert run(job) == "queued 3 FacialRecognition job(s)"
-    assert not Person.objects.exists()
+    assert run(job) == "clustered 3 face(s): 2 assigned, 1 created"
+    (person,) = Person.objects.all()  # the named person was dissolved; the faces form a new one
+    assert person.name == "" and person.faces.count() == 3
 
 
 def test_switched_off_recognition_skips(user):

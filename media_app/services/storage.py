@@ -14,7 +14,7 @@ from itertools import islice
 from pathlib import Path
 
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from settings_app.services import get_config
@@ -299,16 +299,9 @@ def execute_moves(moves: list[FileMove], *, verify_hash: bool) -> dict:
             if move.asset.pk == move.unit and move.path_type == ORIGINAL:
                 failed_units.add(move.unit)
     with transaction.atomic():
-        for path_type, field_name in PATH_FIELDS.items():
-            changed = {}
-            for move in done:
-                if move.path_type == path_type:
-                    setattr(move.asset, field_name, str(move.new))
-                    changed[move.asset.pk] = move.asset
-            fields = [field_name, "storage_error"] if path_type == ORIGINAL else [field_name]
-            for asset in changed.values():
-                asset.storage_error = ""
-            Asset.objects.bulk_update(changed.values(), fields, batch_size=BULK_SIZE)
+        for move in done:
+            setattr(move.asset, PATH_FIELDS[move.path_type], str(move.new))
+        _write_paths(done)
         MoveHistory.objects.filter(
             pk__in=undone_records + [move.record.pk for move in done if not move.copied]).delete()
     copies = [move for move in done if move.copied]
@@ -316,6 +309,24 @@ def execute_moves(moves: list[FileMove], *, verify_hash: bool) -> dict:
         _remove_old_copy(move.asset, move.old)
     MoveHistory.objects.filter(pk__in=[move.record.pk for move in copies]).delete()
     return failures
+
+
+def _write_paths(moves: list[FileMove]) -> None:
+    """The new paths of the moved files in one executemany per path type: Django's bulk_update builds one
+    CASE expression per row, which costs more than the renames themselves."""
+    quote, pk_field = connection.ops.quote_name, Asset._meta.pk
+    with connection.cursor() as cursor:
+        for path_type, field_name in PATH_FIELDS.items():
+            rows = [(str(move.new), pk_field.get_db_prep_value(move.asset.pk, connection))
+                    for move in moves if move.path_type == path_type]
+            assignments = f"{quote(field_name)} = %s" + (f", {quote('storage_error')} = ''"
+                                                         if path_type == ORIGINAL else "")
+            if rows:
+                cursor.executemany(f"UPDATE {quote(Asset._meta.db_table)} SET {assignments} "
+                                   f"WHERE {quote(pk_field.column)} = %s", rows)
+    for move in moves:
+        if move.path_type == ORIGINAL:
+            move.asset.storage_error = ""
 
 
 def _remove_old_copy(asset, old: Path) -> None:

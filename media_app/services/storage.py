@@ -177,20 +177,20 @@ def plan_moves(still, template: str, claimed: set[str]) -> list[FileMove]:
     PlacementRefused when the original cannot be placed."""
     planned = planned_path(still, template)
     current = Path(still.original_path)
-    own = {str(old) for _, _, old, _ in _unit_files(still, current)}
+    files = _unit_files(still, current)
+    own = {str(old) for _, _, old, _ in files}
 
     def free(path: Path) -> bool:
         return str(path) in own or (str(path) not in claimed and not os.path.lexists(path))
 
-    if is_in_place(current, planned):
-        target = current
-    else:
+    if not is_in_place(current, planned):
         number = 0
-        while not all(free(new) for *_, new in _unit_files(still, _numbered(planned, number))):
+        files = _unit_files(still, planned)
+        while not all(free(new) for *_, new in files):
             number += 1
-        target = _numbered(planned, number)
+            files = _unit_files(still, _numbered(planned, number))
     moves = []
-    for asset, path_type, old, new in _unit_files(still, target):
+    for asset, path_type, old, new in files:
         if old == new:
             continue
         if not free(new):  # the still stays in place and another file holds its companion's name
@@ -410,9 +410,16 @@ class Placement:
     reason: str = ""
 
 
+# What placing reads of an asset (other fields load on access): the migration streams every asset.
+PLACEMENT_FIELDS = ("id", "owner_id", "library_id", "type", "original_path", "original_filename", "sidecar_path",
+                    "checksum", "file_size", "taken_at", "file_created_at", "created_at", "make", "model",
+                    "lens_model", "storage_error")
+
+
 def _units(assets):
     """A live photo's video travels with its still: the still's unit is placed instead."""
-    return assets.filter(live_photo_still__isnull=True).select_related("owner", "live_photo_video")
+    return assets.filter(live_photo_still__isnull=True).select_related("owner", "live_photo_video").only(
+        *PLACEMENT_FIELDS, "owner__storage_label", *(f"live_photo_video__{name}" for name in PLACEMENT_FIELDS))
 
 
 def place_batch(stills: list, template: str, *, verify_hash: bool) -> list[Placement]:
@@ -525,7 +532,7 @@ def dry_run(template: str) -> DryRun:
     and of refusals; nothing is touched. Clash numbering is not predicted (the sample shows the path before
     any +N)."""
     result = DryRun()
-    for asset in Asset.objects.filter(library__isnull=True).select_related("owner").order_by("pk").iterator():
+    for asset in _units(Asset.objects.filter(library__isnull=True)).order_by("pk").iterator(chunk_size=BULK_SIZE):
         try:
             planned = planned_path(asset, template)
         except PlacementRefused as error:

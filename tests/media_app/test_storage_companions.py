@@ -14,7 +14,7 @@ from PIL import Image
 
 from jobs_app.services import enqueue
 from media_app.models import Asset, IntegrityReport, MoveHistory
-from media_app.services import companions, ffmpeg, integrity, metadata, storage
+from media_app.services import companions, ffmpeg, integrity, metadata, storage, trash
 from media_app.services.libraries import save_library, scan_library
 from media_app.services.timeline import timeline_assets
 from media_app.services.upload import store_upload
@@ -264,3 +264,19 @@ def test_the_api_takes_immichs_sidecar_field(client, user, media_root, live_pair
     assert response.status_code == 201
     asset = Asset.objects.get(pk=response.json()["id"])
     assert Path(asset.sidecar_path).read_bytes() == xmp()
+
+
+def test_the_motion_video_and_the_sidecar_go_wherever_the_still_goes(user, media_root, live_pair,
+                                                                       django_capture_on_commit_callbacks):
+    video = store(user, live_pair[1], django_capture_on_commit_callbacks)
+    still = store(user, live_pair[0], django_capture_on_commit_callbacks, sidecar=xmp())
+    run_jobs()
+    assert trash.delete_assets(user, [still.pk]).trashed == 2  # the still and its motion video
+    assert list(trash.trashed_assets(user)) == [still]
+    assert trash.restore_assets(user, [still.pk]) == 2
+    assert Asset.objects.filter(deleted_at__isnull=True).count() == 2
+    files = [Path(still.original_path), Path(still.sidecar_path), Path(video.original_path)]
+    trash.delete_assets(user, [still.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert trash.delete_from_trash(user, [still.pk]) == 2
+    assert not Asset.objects.exists() and not any(path.exists() for path in files)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.conf import settings as django_settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from settings_app.services import get_config
@@ -388,10 +389,10 @@ def recover_move(move: MoveHistory, *, verify_hash: bool) -> str:
     return "failed"
 
 
-def recover_interrupted_moves(*, verify_hash: bool, asset=None) -> int:
-    """Resolve the moves a crash left (of one asset, or all); how many there were."""
+def recover_interrupted_moves(*, verify_hash: bool, asset_ids=None) -> int:
+    """Resolve the moves a crash left (of these assets, or all); how many there were."""
     moves = MoveHistory.objects.select_related("asset").order_by("pk")
-    moves = list(moves.filter(asset=asset) if asset is not None else moves)
+    moves = list(moves.filter(asset__in=asset_ids) if asset_ids is not None else moves)
     for move in moves:
         log.info("asset %s: interrupted move %s -> %s %s", move.asset_id, move.old_path, move.new_path,
                  recover_move(move, verify_hash=verify_hash))
@@ -460,8 +461,9 @@ def place_batch(stills: list, template: str, *, verify_hash: bool) -> list[Place
 def place_asset(asset, template: str, *, verify_hash: bool) -> Placement:
     """Move one asset's original, and its companions, to where the template puts them; a live photo's video
     is placed with its still."""
-    recover_interrupted_moves(verify_hash=verify_hash, asset=asset)
-    still = _units(Asset.objects.filter(pk=asset.pk) | Asset.objects.filter(live_photo_video=asset.pk)).first()
+    unit = Asset.objects.filter(Q(pk=asset.pk) | Q(live_photo_video=asset.pk) | Q(live_photo_still=asset.pk))
+    recover_interrupted_moves(verify_hash=verify_hash, asset_ids=list(unit.values_list("pk", flat=True)))
+    still = _units(unit).first()
     return place_batch([still], template, verify_hash=verify_hash)[0]
 
 

@@ -165,11 +165,13 @@ def test_the_clash_number_is_free_for_every_file_of_the_unit(user, media_root, l
     assert storage.migrate_all().in_place == 1  # a re-run leaves the +1 names
 
 
-def test_an_interrupted_batch_with_companions_is_completed_or_rolled_back(user, media_root, live_pair,
+@pytest.mark.parametrize("next_run", ["migration", "the video's own placement job"])
+def test_an_interrupted_batch_with_companions_is_completed_or_rolled_back(next_run, user, media_root, live_pair,
                                                                           django_capture_on_commit_callbacks):
     """The state a crash leaves between the renames of a batch: the move rows written, the still and its
-    sidecar renamed, the video not yet. The next run completes the renamed ones, rolls back the video, then
-    places the video beside its still."""
+    sidecar renamed, the video not yet. The next run (of the whole migration, or of the single placement job
+    of any file of the unit) completes the renamed ones, rolls back the video, then places the video beside
+    its still."""
     video = store(user, live_pair[1], django_capture_on_commit_callbacks)
     still = store(user, live_pair[0], django_capture_on_commit_callbacks, sidecar=xmp(date="2023-05-06T07:08:09"))
     run_jobs()
@@ -184,8 +186,12 @@ def test_an_interrupted_batch_with_companions_is_completed_or_rolled_back(user, 
         os.rename(move.old, move.new)
 
     enable(TEMPLATE)
-    report = storage.migrate_all()
-    assert report.recovered == 3 and report.moved == 1 and not MoveHistory.objects.exists()
+    if next_run == "migration":
+        report = storage.migrate_all()
+        assert report.recovered == 3 and report.moved == 1
+    else:
+        assert storage.place_asset_by_id(video.pk).outcome == "moved"
+    assert not MoveHistory.objects.exists()
     still.refresh_from_db()
     video.refresh_from_db()
     assert [still.original_path, still.sidecar_path, video.original_path] == [str(move.new) for move in

@@ -1,6 +1,7 @@
-"""Storage Template Migration speed: assets moved per second through the real migration (move record,
-rename, database update, record removed, per asset) for small files on one file system, against plain
-os.rename of the same number of files, with a real (temporary) SQLite database.
+"""Storage Template Migration speed: assets moved per second through the real migration (move records
+written, renames, paths updated and records removed, a batch of assets per database transaction) for small
+files on one file system, against plain os.rename of the same number of files, with a real (temporary)
+SQLite database.
 
     .venv/bin/python bench/migration.py [--files 10000]
 """

@@ -23,15 +23,16 @@ router = Router(auth=SIGNED_IN, tags=["Assets"])
 
 
 @router.post("/assets", response={200: dict, 201: dict}, url_name="api-upload-asset", summary="uploadAsset")
-def upload_asset(request, assetData: UploadedFile | None = File(None)):  # Immich's multipart field name
-    """Multipart `assetData` (+ fileCreatedAt, fileModifiedAt, filename). 201 {id, status: "created"},
+def upload_asset(request, assetData: UploadedFile | None = File(None),  # Immich's multipart field names
+                 sidecarData: UploadedFile | None = File(None)):
+    """Multipart `assetData` (+ sidecarData, fileCreatedAt, fileModifiedAt, filename). 201 {id, status: "created"},
     200 {id, status: "duplicate"}, 400 with the reason for a file that is refused."""
     if assetData is None:
         raise ApiError(400, "assetData: a file is required (multipart field “assetData”).")
     if request.POST.get("filename"):
         assetData.name = request.POST["filename"]
     result = store_upload(request.user, assetData, file_created_at=client_timestamp(request, "fileCreatedAt"),
-                          file_modified_at=client_timestamp(request, "fileModifiedAt"))
+                          file_modified_at=client_timestamp(request, "fileModifiedAt"), sidecar=sidecarData)
     if result.status == CREATED:
         return Status(201, {"id": result.asset_id, "status": "created"})
     if result.status == DUPLICATE:

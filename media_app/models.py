@@ -109,6 +109,14 @@ class Asset(models.Model):
 
     storage_error = models.TextField(blank=True, help_text="Why the storage template could not place the original.")
 
+    # Companion files (Immich's sidecarPath and livePhotoVideoId): an XMP sidecar next to the original, and
+    # for the still of a live photo its motion video, an asset of its own that the timeline does not show.
+    sidecar_path = models.TextField(blank=True, help_text="Absolute path of the XMP sidecar, if any.")
+    live_photo_video = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                            related_name="live_photo_still")
+    live_photo_cid = models.CharField(max_length=100, blank=True, db_index=True,
+                                      help_text="Apple's ContentIdentifier shared by a live photo's two files.")
+
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True, help_text="In the trash since.")
     is_offline = models.BooleanField(default=False, help_text="The library file is missing or excluded.")
 

@@ -4,6 +4,7 @@ path that can never escape the user's folder."""
 
 import re
 from datetime import datetime
+from functools import lru_cache
 
 DATE_TOKENS = ("y", "yy", "M", "MM", "MMM", "MMMM", "W", "WW", "d", "dd", "h", "hh", "H", "HH",
                "m", "mm", "s", "ss", "SSS")
@@ -58,8 +59,10 @@ class TemplateError(ValueError):
     pass
 
 
+@lru_cache(maxsize=64)  # a migration renders one template for every asset
 def _parse(template: str) -> list:
-    """Parse into a tree: str (literal), ("var", name, escaped), ["if", name, then, otherwise]."""
+    """Parse into a tree: str (literal), ("var", name, escaped), ["if", name, then, otherwise]. Cached, so
+    never changed by its callers."""
     root: list = []
     current = root
     open_blocks: list[tuple[list, list]] = []  # (if-node, the list it was appended to)

@@ -16,6 +16,7 @@ from users_app.services import user_purging
 
 from .models import Asset, AssetType
 from .services import (
+    companions,
     hls,
     integrity,
     libraries,
@@ -35,6 +36,7 @@ THUMBNAILS = QUEUES_BY_NAME["thumbnailGeneration"]
 LIBRARY = QUEUES_BY_NAME["library"]
 VIDEO = QUEUES_BY_NAME["videoConversion"]
 STORAGE = QUEUES_BY_NAME["storageTemplateMigration"]
+SIDECAR = QUEUES_BY_NAME["sidecar"]
 
 # Sources of new files whose metadata job continues the chain to thumbnails.
 CHAINED_SOURCES = frozenset({"upload", "library", "watch"})
@@ -59,6 +61,7 @@ register_item_source(METADATA.name, _ids(metadata.asset_ids_to_extract))
 register_item_source(THUMBNAILS.name, _ids(thumbnails.asset_ids_to_generate))
 register_item_source(VIDEO.name, _ids(transcode.asset_ids_to_encode))
 register_item_source(LIBRARY.name, _ids(lambda force: libraries.library_ids_to_scan()))
+register_item_source(SIDECAR.name, _ids(companions.asset_ids_to_sync))
 
 
 def _queue_derived_files(asset, source: str) -> None:
@@ -126,6 +129,16 @@ def place_original(job, asset_id) -> str:
     return f"{placement.outcome}: {placement.path}" + (f" ({placement.reason})" if placement.reason else "")
 
 
+@asset_job(SIDECAR.item_job)
+def check_sidecar(job, asset_id) -> str:
+    """SidecarCheck: a sidecar found, moved or gone is read again by metadata extraction (which re-places
+    the original and its sidecar when the storage template is on)."""
+    if not companions.sync_sidecar(asset_id):
+        return "no sidecar"
+    queue_metadata(asset_id, "sidecar")
+    return "sidecar found: metadata extraction queued"
+
+
 @job_handler(STORAGE.queue_all_job)
 def migrate_storage(job) -> str:
     refresh_config()
@@ -149,8 +162,8 @@ def sync_library(job) -> str:
 
 @job_handler(*(queue.item_job for queue in QUEUES if queue.item_job), placeholder=True)
 def placeholder_media_item(job) -> str:
-    """The per-asset job of a media queue whose pipeline does not exist yet (sidecars, smart search,
-    duplicate detection, file migration): it reports "skipped", never success; registering the real
+    """The per-asset job of a media queue whose pipeline does not exist yet (smart search, duplicate
+    detection, file migration): it reports "skipped", never success; registering the real
     handler replaces it."""
     return f"{job.name} {job.data.get('id')}: skipped, the media pipeline does not exist yet"
 

@@ -16,7 +16,7 @@ from .services.upload import store_upload
 @login_required
 @require_GET
 def upload_page(request):
-    accept = ",".join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
+    accept = ",".join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | {".xmp"}))  # sidecars go with their photo
     return render(request, "media_app/upload.html", {"accept": accept})
 
 
@@ -32,10 +32,13 @@ def client_timestamp(request, name: str) -> datetime | None:
 @login_required
 @require_POST
 def upload_files(request):
-    """The page's endpoint: every file in `files`; answers one result per file."""
+    """The page's endpoint: every file in `files` (and `sidecar`, the XMP sidecar of a single file); answers
+    one result per file."""
     files = request.FILES.getlist("files")
     if not files:
         return JsonResponse({"results": [], "message": "No file was sent (field “files”)."}, status=400)
     modified = client_timestamp(request, "lastModified")
-    results = [store_upload(request.user, uploaded, file_modified_at=modified).as_dict() for uploaded in files]
+    sidecar = request.FILES.get("sidecar") if len(files) == 1 else None
+    results = [store_upload(request.user, uploaded, file_modified_at=modified, sidecar=sidecar).as_dict()
+               for uploaded in files]
     return JsonResponse({"results": results})

@@ -4,7 +4,8 @@ each written as IntegrityReport rows that the administrator's page lists with it
 - Missing files: assets whose original (uploads only: external library files are the library scan's
   business), thumbnail, preview, full-size file or encoded video is gone.
 - Untracked files: files under the media folder's trees of this server (uploads, the storage template's
-  library, thumbnails, encoded videos) that no asset refers to, nor anything another app registered
+  library, thumbnails, encoded videos) that no asset refers to (as its original, sidecar or a generated
+  file; a live photo's motion video is an asset of its own), nor anything another app registered
   (`register_tracked_files`: e.g. people's thumbnails). The external libraries' folders are never looked
   at, so nothing in them is ever reported or deleted.
 - Checksums: originals re-hashed and compared with the stored SHA1, at most `timeLimit` ms and
@@ -77,8 +78,10 @@ def check_missing_files() -> int:
 def _tracked_paths() -> set[str]:
     tracked = set()
     derived_fields = (*(f"{kind}_path" for kind in DERIVED_KINDS), "encoded_video_path")
-    for original, *derived in Asset.objects.values_list("original_path", *derived_fields):
+    for original, sidecar, *derived in Asset.objects.values_list("original_path", "sidecar_path", *derived_fields):
         tracked.add(str(Path(original).resolve()))
+        if sidecar:
+            tracked.add(str(Path(sidecar).resolve()))
         tracked.update(str(absolute(path).resolve()) for path in derived if path)
     for source in _tracked_file_sources:
         tracked.update(str(Path(path).resolve()) for path in source())

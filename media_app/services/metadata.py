@@ -6,6 +6,7 @@ bindings that ffprobe itself is built on (the ffmpeg wheel ships no ffprobe bina
 import logging
 import os
 import re
+import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from settings_app.services import get_config
 from ..formats import asset_type_for
 from ..models import Asset, AssetType
 from ..signals import metadata_extracted
-from . import geocoding, video_probe
+from . import companions, geocoding, video_probe
 from .imaging import BadMediaFile, check_readable, open_image
 from .transcode_command import VideoProbe
 
@@ -31,6 +32,12 @@ TAG_DATETIME_ORIGINAL, TAG_DATETIME_DIGITIZED = 0x9003, 0x9004
 TAG_OFFSET_ORIGINAL, TAG_OFFSET_DIGITIZED = 0x9011, 0x9012
 TAG_SUBSEC_ORIGINAL, TAG_SUBSEC_DIGITIZED = 0x9291, 0x9292
 TAG_LENS_MODEL = 0xA434
+TAG_MAKER_NOTE = 0x927C
+# Apple's maker note: this header, a version, "MM", then a big-endian IFD whose offsets count from the
+# note's start. Its tag 0x11 is the ContentIdentifier a live photo's still shares with its video.
+APPLE_MAKER_NOTE_HEADER = b"Apple iOS\x00"
+APPLE_CONTENT_IDENTIFIER = 0x0011
+EXIF_ASCII = 2
 
 NS_XMP = "http://ns.adobe.com/xap/1.0/"
 NS_PHOTOSHOP = "http://ns.adobe.com/photoshop/1.0/"
@@ -73,6 +80,7 @@ class MediaMetadata:
     video_color_transfer: str = ""
     video_bitrate: int | None = None
     video_container: str = ""
+    live_photo_cid: str = ""
 
     @property
     def taken_at(self) -> datetime | None:
@@ -282,6 +290,42 @@ def _iptc_datetime(image) -> tuple[datetime, timedelta | None] | None:
     return parse_datetime(text + (match.group(4) or ""))
 
 
+def apple_content_identifier(maker_note) -> str:
+    """The ContentIdentifier in an Apple maker note, or "" (another maker's note, or none)."""
+    if not isinstance(maker_note, bytes) or not maker_note.startswith(APPLE_MAKER_NOTE_HEADER):
+        return ""
+    try:
+        (count,) = struct.unpack_from(">H", maker_note, 14)
+        for index in range(count):
+            tag, kind, length, value = struct.unpack_from(">HHI4s", maker_note, 16 + 12 * index)
+            if tag == APPLE_CONTENT_IDENTIFIER and kind == EXIF_ASCII:
+                offset = int.from_bytes(value, "big")
+                data = value[:length] if length <= 4 else maker_note[offset:offset + length]
+                return data.split(b"\x00")[0].decode("ascii", "replace").strip()
+    except struct.error:  # a truncated note
+        return ""
+    return ""
+
+
+def apply_sidecar(meta: MediaMetadata, xmp: dict) -> None:
+    """What an XMP sidecar says wins over the file's own tags (as in Immich, where exiftool reads the
+    sidecar over the file): date, camera, lens, rating and place."""
+    meta.make = _xmp(xmp, NS_TIFF, "Make") or meta.make
+    meta.model = _xmp(xmp, NS_TIFF, "Model") or meta.model
+    meta.lens_model = _xmp(xmp, NS_EXIF_EX, "LensModel") or _xmp(xmp, NS_AUX, "Lens") or meta.lens_model
+    rating = _xmp(xmp, NS_XMP, "Rating")
+    if rating.lstrip("-").isdigit() and -1 <= int(rating) <= 5:
+        meta.rating = int(rating)
+    taken = _first_xmp_datetime(xmp)
+    if taken:
+        meta.local_taken_at, meta.utc_offset = taken
+        meta.taken_at_utc = None
+    latitude = _xmp_coordinate(_xmp(xmp, NS_EXIF, "GPSLatitude"))
+    longitude = _xmp_coordinate(_xmp(xmp, NS_EXIF, "GPSLongitude"))
+    if _valid_coordinates(latitude, longitude):
+        meta.latitude, meta.longitude, meta.altitude = latitude, longitude, None
+
+
 # --- Images ------------------------------------------------------------------------------------------
 
 
@@ -312,6 +356,7 @@ def read_image(path) -> MediaMetadata:
             rating = int(_xmp(xmp, NS_XMP, "Rating"))
         meta.rating = rating if isinstance(rating, int) and -1 <= rating <= 5 else None
 
+        meta.live_photo_cid = apple_content_identifier(sub.get(TAG_MAKER_NOTE))
         _read_image_gps(meta, gps, xmp)
         gps_time = _gps_datetime(gps, xmp)
         taken = (
@@ -415,6 +460,7 @@ def read_video(path) -> MediaMetadata:
         if parsed_location and _valid_coordinates(*parsed_location[:2]):
             meta.latitude, meta.longitude, meta.altitude = parsed_location
 
+        meta.live_photo_cid = _clean(tags.get("com.apple.quicktime.content.identifier"))
         # Apple's creationdate carries the local offset; the generic creation_time is UTC.
         local = parse_datetime(tags.get("com.apple.quicktime.creationdate"))
         utc = parse_datetime(tags.get("creation_time"))
@@ -458,6 +504,13 @@ def extract_asset(asset_id) -> Asset:
         log.warning("metadata of %s: %s", asset.id, error)
         meta = MediaMetadata()
         asset.metadata_error = error.reason
+    sidecar = companions.find_sidecar(path)
+    asset.sidecar_path = str(sidecar or "")
+    if sidecar is not None:
+        try:
+            apply_sidecar(meta, parse_xmp(sidecar.read_bytes()))
+        except OSError as error:
+            log.warning("metadata of %s: cannot read the sidecar %s (%s)", asset.id, sidecar, error.strerror)
 
     for field in fields(MediaMetadata):
         if field.name in ("local_taken_at", "utc_offset", "taken_at_utc"):
@@ -480,6 +533,7 @@ def extract_asset(asset_id) -> Asset:
 
     asset.metadata_extracted_at = timezone.now()
     asset.save()
+    companions.link_live_photo(asset)
     metadata_extracted.send(sender=Asset, asset=asset)
     return asset
 

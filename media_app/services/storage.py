@@ -10,9 +10,12 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 
 from django.conf import settings as django_settings
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from settings_app.services import get_config
@@ -32,6 +35,8 @@ PATH_LENGTH_LIMIT = 260
 # The report keeps this many skipped assets with their reasons (the count is always complete).
 REPORT_SKIPPED_LIMIT = 1000
 DRY_RUN_SAMPLE = 20
+# Assets placed per database round trip (the migration's speed); a crash redoes or rolls back at most one batch.
+BULK_SIZE = 200
 
 
 class PlacementRefused(Exception):
@@ -126,21 +131,75 @@ def is_in_place(current: Path, planned: Path) -> bool:
     return current.parent == planned.parent and re.fullmatch(pattern, current.name) is not None
 
 
-def _taken(path: Path) -> bool:
-    """A file is there, or a pending move claims the name. (The file system decides: an asset whose file is
-    missing is skipped by the migration, so its recorded path need not be looked up in every row.)"""
-    return os.path.lexists(path) or MoveHistory.objects.filter(new_path=str(path)).exists()
+# --- What moves where: an asset's original and its companions ------------------------------------------
+
+ORIGINAL, SIDECAR = "original", "sidecar"  # MoveHistory.path_type
+PATH_FIELDS = {ORIGINAL: "original_path", SIDECAR: "sidecar_path"}
+SIDECAR_SUFFIX = ".xmp"
 
 
-def destination(asset, template: str) -> Path | None:
-    """The free path the original moves to, or None when it is already in place."""
-    planned = planned_path(asset, template)
-    if is_in_place(Path(asset.original_path), planned):
-        return None
-    number = 0
-    while _taken(_numbered(planned, number)):
-        number += 1
-    return _numbered(planned, number)
+@dataclass
+class FileMove:
+    """One file of an asset (its original or its sidecar) going from `old` to `new`."""
+
+    asset: Asset
+    path_type: str
+    old: Path
+    new: Path
+    unit: object  # the id of the still the file travels with
+    record: MoveHistory | None = None
+    copied: bool = False  # crossed devices: the old file goes once the database follows the copy
+
+
+def _without_suffix(path: Path) -> str:
+    return str(path)[: len(str(path)) - len(path.suffix)]
+
+
+def _unit_files(still, target: Path) -> list[tuple[Asset, str, Path, Path]]:
+    """(asset, path type, current path, path beside `target`) of every file that travels with the still:
+    its original at `target`, its sidecar at `<target>.xmp`, and for a live photo the motion video with the
+    still's name and its own extension (Immich's getLivePhotoMotionFilename), with the video's sidecar."""
+    files = [(still, ORIGINAL, Path(still.original_path), target)]
+    video = still.live_photo_video
+    if video is not None and video.library_id is None:
+        ext = normalised_extension(video.original_filename)
+        video_target = Path(f"{_without_suffix(target)}.{ext}" if ext else _without_suffix(target))
+        files.append((video, ORIGINAL, Path(video.original_path), video_target))
+    for asset, _, _, new in list(files):
+        if asset.sidecar_path:
+            files.append((asset, SIDECAR, Path(asset.sidecar_path), Path(f"{new}{SIDECAR_SUFFIX}")))
+    return files
+
+
+def plan_moves(still, template: str, claimed: set[str]) -> list[FileMove]:
+    """The moves that put the asset's original and its companions where the template says ([] when all are
+    in place). A clash number is chosen so that every file of the unit has a free name; names in `claimed`
+    (planned by earlier moves of the same batch) are taken, and the chosen ones are added to it.
+    PlacementRefused when the original cannot be placed."""
+    planned = planned_path(still, template)
+    current = Path(still.original_path)
+    files = _unit_files(still, current)
+    own = {str(old) for _, _, old, _ in files}
+
+    def free(path: Path) -> bool:
+        return str(path) in own or (str(path) not in claimed and not os.path.lexists(path))
+
+    if not is_in_place(current, planned):
+        number = 0
+        files = _unit_files(still, planned)
+        while not all(free(new) for *_, new in files):
+            number += 1
+            files = _unit_files(still, _numbered(planned, number))
+    moves = []
+    for asset, path_type, old, new in files:
+        if old == new:
+            continue
+        if not free(new):  # the still stays in place and another file holds its companion's name
+            log.warning("asset %s: its %s stays at %s, %s is taken", asset.pk, path_type, old, new)
+            continue
+        claimed.add(str(new))
+        moves.append(FileMove(asset, path_type, old, new, still.pk))
+    return moves
 
 
 @dataclass
@@ -178,101 +237,169 @@ class MoveFailed(Exception):
     pass
 
 
-def _verify(asset, path: Path, verify_hash: bool) -> str:
-    """Why the file at `path` is not the asset's original, or "" when it is."""
+def _verify(asset, path_type: str, path: Path, verify_hash: bool, expected_size: int | None = None) -> str:
+    """Why the file at `path` is not the asset's file of that type, or "" when it is. An original is checked
+    against the asset's size (and SHA1 when asked); a sidecar, which has no recorded facts, against
+    `expected_size` when known."""
     size = path.stat().st_size
-    if size != asset.file_size:
-        return f"size {size} bytes instead of {asset.file_size}"
-    if verify_hash and sha1_of(path) != asset.checksum:
+    if path_type == ORIGINAL:
+        expected_size = asset.file_size
+    if expected_size is not None and size != expected_size:
+        return f"size {size} bytes instead of {expected_size}"
+    if path_type == ORIGINAL and verify_hash and sha1_of(path) != asset.checksum:
         return "SHA1 differs from the asset's checksum"
     return ""
 
 
-def _point_at(asset, new: Path) -> None:
-    """The database follows the file; the move row stays until the old file is gone."""
-    Asset.objects.filter(pk=asset.pk).update(original_path=str(new), storage_error="")
-    asset.original_path, asset.storage_error = str(new), ""
-
-
-def _finish(asset, move: MoveHistory) -> None:
-    old = Path(move.old_path)
-    if old != Path(move.new_path):
-        try:
-            old.unlink(missing_ok=True)
-        except OSError as error:  # the asset is at its new place; the old copy is no longer tracked
-            log.warning("asset %s: could not remove the old copy %s (%s); it is no longer tracked", asset.pk,
-                        old, error)
-    move.delete()
-
-
-def move_original(asset, new: Path, *, verify_hash: bool) -> None:
-    """Move the asset's original to `new` (Immich's moveFile): the move row first, then rename, or on
-    another device copy, verify (size, and SHA1 when asked) and only then point the database at the copy
-    and remove the old file. MoveFailed (nothing changed) when the move cannot be done."""
-    old = Path(asset.original_path)
-    move = MoveHistory.objects.create(asset=asset, old_path=str(old), new_path=str(new))
+def _move_file(move: FileMove, verify_hash: bool) -> None:
+    """rename(), or on another device copy and verify (the old file stays until the database follows).
+    MoveFailed, with nothing changed on disk, when the file cannot be moved."""
     try:
-        new.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(old, new)
+        move.new.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(move.old, move.new)
+        return
     except OSError as error:
         if error.errno != errno.EXDEV:
-            move.delete()
-            raise MoveFailed(f"cannot move {old} to {new}: {error.strerror or error}") from error
-        _copy_across_devices(asset, old, new, move, verify_hash)
-    _point_at(asset, new)
-    _finish(asset, move)
-
-
-def _copy_across_devices(asset, old: Path, new: Path, move: MoveHistory, verify_hash: bool) -> None:
+            raise MoveFailed(f"cannot move {move.old} to {move.new}: {error.strerror or error}") from error
     try:
-        shutil.copy2(old, new)
-        problem = _verify(asset, new, verify_hash)
+        shutil.copy2(move.old, move.new)
+        problem = _verify(move.asset, move.path_type, move.new, verify_hash, move.old.stat().st_size)
     except OSError as error:
         problem = f"copy failed: {error.strerror or error}"
     if problem:
-        new.unlink(missing_ok=True)
-        move.delete()
-        raise MoveFailed(f"the copy of {old} at {new} is not the original ({problem}); the original stays")
+        move.new.unlink(missing_ok=True)
+        raise MoveFailed(f"the copy of {move.old} at {move.new} is not the original ({problem}); the original stays")
+    move.copied = True
+
+
+def execute_moves(moves: list[FileMove], *, verify_hash: bool) -> dict:
+    """Carry out a batch of moves as Immich's moveFile does for one file, with one database transaction
+    before and one after the file operations: the move rows first, then rename (or copy and verify), then
+    the assets' paths and the rows of completed moves together, then the old copies of cross-device moves
+    and their rows. A crash at any point leaves rows that the next run completes or rolls back.
+    {asset id: [reasons]} of the files that could not be moved (they stay where they were)."""
+    failures: dict = {}
+    if not moves:
+        return failures
+    with transaction.atomic():
+        records = MoveHistory.objects.bulk_create(
+            [MoveHistory(asset=move.asset, path_type=move.path_type, old_path=str(move.old), new_path=str(move.new))
+             for move in moves])
+    done, undone_records, failed_units = [], [], set()
+    for move, record in zip(moves, records, strict=True):  # a unit's original comes first
+        move.record = record
+        if move.unit in failed_units:  # its companions stay beside the original that could not move
+            undone_records.append(record.pk)
+            continue
+        try:
+            _move_file(move, verify_hash)
+            done.append(move)
+        except MoveFailed as error:
+            failures.setdefault(move.asset.pk, []).append(str(error))
+            undone_records.append(record.pk)
+            if move.asset.pk == move.unit and move.path_type == ORIGINAL:
+                failed_units.add(move.unit)
+    with transaction.atomic():
+        for move in done:
+            setattr(move.asset, PATH_FIELDS[move.path_type], str(move.new))
+        _write_paths(done)
+        MoveHistory.objects.filter(
+            pk__in=undone_records + [move.record.pk for move in done if not move.copied]).delete()
+    copies = [move for move in done if move.copied]
+    for move in copies:
+        _remove_old_copy(move.asset, move.old)
+    MoveHistory.objects.filter(pk__in=[move.record.pk for move in copies]).delete()
+    return failures
+
+
+def _write_paths(moves: list[FileMove]) -> None:
+    """The new paths of the moved files in one executemany per path type: Django's bulk_update builds one
+    CASE expression per row, which costs more than the renames themselves."""
+    quote, pk_field = connection.ops.quote_name, Asset._meta.pk
+    with connection.cursor() as cursor:
+        for path_type, field_name in PATH_FIELDS.items():
+            rows = [(str(move.new), pk_field.get_db_prep_value(move.asset.pk, connection))
+                    for move in moves if move.path_type == path_type]
+            assignments = f"{quote(field_name)} = %s" + (f", {quote('storage_error')} = ''"
+                                                         if path_type == ORIGINAL else "")
+            if rows:
+                cursor.executemany(f"UPDATE {quote(Asset._meta.db_table)} SET {assignments} "
+                                   f"WHERE {quote(pk_field.column)} = %s", rows)
+    for move in moves:
+        if move.path_type == ORIGINAL:
+            move.asset.storage_error = ""
+
+
+def _remove_old_copy(asset, old: Path) -> None:
+    try:
+        old.unlink(missing_ok=True)
+    except OSError as error:  # the asset is at its new place; the old copy is no longer tracked
+        log.warning("asset %s: could not remove the old copy %s (%s); it is no longer tracked", asset.pk, old, error)
+
+
+def _point_at(asset, path_type: str, new: Path) -> None:
+    """The database follows the file; the move row stays until the old file is gone."""
+    field_name = PATH_FIELDS[path_type]
+    Asset.objects.filter(pk=asset.pk).update(**{field_name: str(new)})
+    setattr(asset, field_name, str(new))
+
+
+def _finish(asset, move: MoveHistory) -> None:
+    if move.old_path != move.new_path:
+        _remove_old_copy(asset, Path(move.old_path))
+    move.delete()
+
+
+def _lost(asset, path_type: str, reason: str) -> None:
+    log.error("asset %s: interrupted move of its %s: %s", asset.pk, path_type, reason)
+    if path_type == ORIGINAL:
+        Asset.objects.filter(pk=asset.pk).update(storage_error=f"interrupted move: {reason}")
+    else:  # a sidecar that is gone is no longer the asset's
+        Asset.objects.filter(pk=asset.pk).update(sidecar_path="")
+        asset.sidecar_path = ""
 
 
 def recover_move(move: MoveHistory, *, verify_hash: bool) -> str:
     """Complete or roll back a move a crash interrupted; what was done. The database ends pointing at an
-    existing copy of the original whenever one exists."""
+    existing copy of the file whenever one exists."""
     asset = move.asset
+    path_type = move.path_type if move.path_type in PATH_FIELDS else ORIGINAL
     old, new = Path(move.old_path), Path(move.new_path)
-    if asset.original_path == str(new):  # the database already follows the file: only the old copy is left
+    if getattr(asset, PATH_FIELDS[path_type]) == str(new):  # the database follows the file: the old copy is left
         _finish(asset, move)
         return "completed"
     if new.exists() and not old.exists():  # renamed, the database not updated yet
-        problem = _verify(asset, new, verify_hash)
+        problem = _verify(asset, path_type, new, verify_hash)
         if problem:
             move.delete()
-            Asset.objects.filter(pk=asset.pk).update(storage_error=f"interrupted move: {new} {problem}")
-            log.error("asset %s: interrupted move left %s, which is not the original (%s)", asset.pk, new, problem)
+            _lost(asset, path_type, f"{new} {problem}")
             return "failed"
-        _point_at(asset, new)
+        _point_at(asset, path_type, new)
+        if path_type == ORIGINAL:
+            Asset.objects.filter(pk=asset.pk).update(storage_error="")
         _finish(asset, move)
         return "completed"
-    if old.exists():  # not moved, or a copy to another device not finished: the original stays
+    if old.exists():  # not moved, or a copy to another device not finished: the file stays
         if new.exists() and not os.path.samefile(old, new):
             new.unlink()
         move.delete()
         return "rolled back"
     move.delete()
-    Asset.objects.filter(pk=asset.pk).update(storage_error=f"original missing at {old} and at {new}")
-    log.error("asset %s: interrupted move, original missing at %s and at %s", asset.pk, old, new)
+    _lost(asset, path_type, f"missing at {old} and at {new}")
     return "failed"
 
 
-def recover_interrupted_moves(*, verify_hash: bool) -> int:
-    moves = list(MoveHistory.objects.select_related("asset"))
+def recover_interrupted_moves(*, verify_hash: bool, asset_ids=None) -> int:
+    """Resolve the moves a crash left (of these assets, or all); how many there were."""
+    moves = MoveHistory.objects.select_related("asset").order_by("pk")
+    moves = list(moves.filter(asset__in=asset_ids) if asset_ids is not None else moves)
     for move in moves:
         log.info("asset %s: interrupted move %s -> %s %s", move.asset_id, move.old_path, move.new_path,
                  recover_move(move, verify_hash=verify_hash))
     return len(moves)
 
 
-# --- Placing one asset, and the migration ----------------------------------------------------------------
+# --- Placing assets, and the migration --------------------------------------------------------------------
 
 MOVED, IN_PLACE, SKIPPED = "moved", "in place", "skipped"
 
@@ -284,29 +411,60 @@ class Placement:
     reason: str = ""
 
 
+# What placing reads of an asset (other fields load on access): the migration streams every asset.
+PLACEMENT_FIELDS = ("id", "owner_id", "library_id", "type", "original_path", "original_filename", "sidecar_path",
+                    "checksum", "file_size", "taken_at", "file_created_at", "created_at", "make", "model",
+                    "lens_model", "storage_error")
+
+
+def _units(assets):
+    """A live photo's video travels with its still: the still's unit is placed instead."""
+    return assets.filter(live_photo_still__isnull=True).select_related("owner", "live_photo_video").only(
+        *PLACEMENT_FIELDS, "owner__storage_label", *(f"live_photo_video__{name}" for name in PLACEMENT_FIELDS))
+
+
+def place_batch(stills: list, template: str, *, verify_hash: bool) -> list[Placement]:
+    """Place each still (with its companions), the moves of the whole batch done together. A refusal leaves
+    the asset where it is, with the reason on the asset (shown on its page) and in the log."""
+    claimed = set(MoveHistory.objects.values_list("new_path", flat=True))
+    planned, outcomes = [], {}
+    for still in stills:
+        try:
+            if still.library_id is not None:
+                raise PlacementRefused("external-library files are never moved")
+            if not os.path.exists(still.original_path):
+                raise PlacementRefused(f"the original is missing at {still.original_path}")
+            moves = plan_moves(still, template, claimed)
+        except PlacementRefused as error:
+            outcomes[still.pk] = Placement(SKIPPED, still.original_path, str(error))
+            continue
+        planned += moves
+        outcomes[still.pk] = Placement(MOVED if moves else IN_PLACE, still.original_path)
+    failures = execute_moves(planned, verify_hash=verify_hash)
+    errors_changed = []
+    for still in stills:
+        placement = outcomes[still.pk]
+        video = still.live_photo_video
+        reasons = failures.get(still.pk, []) + (failures.get(video.pk, []) if video else [])
+        if reasons:
+            placement.outcome, placement.reason = SKIPPED, "; ".join(reasons)
+        placement.path = still.original_path
+        if placement.outcome == SKIPPED:
+            log.warning("asset %s stays at %s: %s", still.pk, still.original_path, placement.reason)
+        if still.library_id is None and still.storage_error != placement.reason:
+            still.storage_error = placement.reason
+            errors_changed.append(still)
+    Asset.objects.bulk_update(errors_changed, ["storage_error"], batch_size=BULK_SIZE)
+    return [outcomes[still.pk] for still in stills]
+
+
 def place_asset(asset, template: str, *, verify_hash: bool) -> Placement:
-    """Move one asset's original to where the template puts it. A refusal leaves it where it is, with the
-    reason on the asset (shown on its page) and in the log."""
-    for move in MoveHistory.objects.filter(asset=asset):
-        recover_move(move, verify_hash=verify_hash)
-        asset.refresh_from_db()
-    if asset.library_id is not None:
-        return Placement(SKIPPED, asset.original_path, "external-library files are never moved")
-    try:
-        if not os.path.exists(asset.original_path):
-            raise PlacementRefused(f"the original is missing at {asset.original_path}")
-        new = destination(asset, template)
-        if new is None:
-            if asset.storage_error:
-                Asset.objects.filter(pk=asset.pk).update(storage_error="")
-            return Placement(IN_PLACE, asset.original_path)
-        move_original(asset, new, verify_hash=verify_hash)
-    except (PlacementRefused, MoveFailed) as error:
-        reason = str(error)
-        log.warning("asset %s stays at %s: %s", asset.pk, asset.original_path, reason)
-        Asset.objects.filter(pk=asset.pk).update(storage_error=reason)
-        return Placement(SKIPPED, asset.original_path, reason)
-    return Placement(MOVED, str(new))
+    """Move one asset's original, and its companions, to where the template puts them; a live photo's video
+    is placed with its still."""
+    unit = Asset.objects.filter(Q(pk=asset.pk) | Q(live_photo_video=asset.pk) | Q(live_photo_still=asset.pk))
+    recover_interrupted_moves(verify_hash=verify_hash, asset_ids=list(unit.values_list("pk", flat=True)))
+    still = _units(unit).first()
+    return place_batch([still], template, verify_hash=verify_hash)[0]
 
 
 def place_asset_by_id(asset_id) -> Placement | None:
@@ -314,7 +472,7 @@ def place_asset_by_id(asset_id) -> Placement | None:
     config = get_config().storageTemplate
     if not config.enabled:
         return None
-    asset = Asset.objects.select_related("owner").get(pk=asset_id)
+    asset = Asset.objects.get(pk=asset_id)
     return place_asset(asset, config.template, verify_hash=config.hashVerificationEnabled)
 
 
@@ -334,25 +492,28 @@ def remove_empty_folders(*roots: Path) -> int:
     return removed
 
 
-def migrate_all() -> StorageMigrationReport | None:
+def migrate_all(*, batch_size: int = BULK_SIZE) -> StorageMigrationReport | None:
     """StorageTemplateMigration: every uploaded asset, archived and trashed included, to where the template
-    puts it; interrupted moves first, empty folders last. None when the template is disabled."""
+    puts it, `batch_size` assets per database round trip; interrupted moves first, empty folders last. None
+    when the template is disabled."""
     config = get_config().storageTemplate
     if not config.enabled:
         return None
     report = StorageMigrationReport.objects.create(template=config.template)
     report.recovered = recover_interrupted_moves(verify_hash=config.hashVerificationEnabled)
-    assets = Asset.objects.filter(library__isnull=True).select_related("owner").order_by("pk")
-    for asset in assets.iterator(chunk_size=500):
-        placement = place_asset(asset, config.template, verify_hash=config.hashVerificationEnabled)
-        if placement.outcome == MOVED:
-            report.moved += 1
-        elif placement.outcome == IN_PLACE:
-            report.in_place += 1
-        else:
-            report.skipped_count += 1
-            if len(report.skipped) < REPORT_SKIPPED_LIMIT:
-                report.skipped.append({"asset": str(asset.pk), "path": placement.path, "reason": placement.reason})
+    stills = _units(Asset.objects.filter(library__isnull=True)).order_by("pk").iterator(chunk_size=batch_size)
+    while batch := list(islice(stills, batch_size)):
+        placements = place_batch(batch, config.template, verify_hash=config.hashVerificationEnabled)
+        for still, placement in zip(batch, placements, strict=True):
+            if placement.outcome == MOVED:
+                report.moved += 1
+            elif placement.outcome == IN_PLACE:
+                report.in_place += 1
+            else:
+                report.skipped_count += 1
+                if len(report.skipped) < REPORT_SKIPPED_LIMIT:
+                    report.skipped.append({"asset": str(still.pk), "path": placement.path,
+                                           "reason": placement.reason})
     media = Path(django_settings.MEDIA_ROOT)
     report.removed_folders = remove_empty_folders(library_root(), *(media / "upload").glob("*/"))
     report.finished_at = timezone.now()
@@ -373,7 +534,7 @@ def dry_run(template: str) -> DryRun:
     and of refusals; nothing is touched. Clash numbering is not predicted (the sample shows the path before
     any +N)."""
     result = DryRun()
-    for asset in Asset.objects.filter(library__isnull=True).select_related("owner").order_by("pk").iterator():
+    for asset in _units(Asset.objects.filter(library__isnull=True)).order_by("pk").iterator(chunk_size=BULK_SIZE):
         try:
             planned = planned_path(asset, template)
         except PlacementRefused as error:

@@ -15,7 +15,9 @@ PAGE_SIZE = 120
 
 
 def timeline_assets(owner):
-    return (Asset.objects.filter(owner=owner, owner__deleted_at__isnull=True, deleted_at__isnull=True)
+    """A live photo's motion video is not shown on its own: its still stands for both."""
+    return (Asset.objects.filter(owner=owner, owner__deleted_at__isnull=True, deleted_at__isnull=True,
+                                 live_photo_still__isnull=True)
             .order_by("-local_taken_at", "-created_at", "-id"))
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from settings_app.services import get_config
@@ -25,8 +26,15 @@ class DeleteResult:
     deleted: int = 0
 
 
+def _with_motion_parts(assets):
+    """The assets and the motion video of each live photo among them: it has no tile of its own and goes
+    wherever its still goes (trash, restore, removal)."""
+    videos = assets.filter(live_photo_video__isnull=False).values("live_photo_video")
+    return Asset.objects.filter(Q(pk__in=assets.values("pk")) | Q(pk__in=videos))
+
+
 def _owned(owner, asset_ids):
-    return Asset.objects.filter(owner=owner, pk__in=list(asset_ids))
+    return _with_motion_parts(Asset.objects.filter(owner=owner, pk__in=list(asset_ids)))
 
 
 def delete_assets(owner, asset_ids, *, force: bool = False) -> DeleteResult:
@@ -43,15 +51,17 @@ def restore_assets(owner, asset_ids) -> int:
 
 
 def trashed_assets(owner):
-    return Asset.objects.filter(owner=owner, deleted_at__isnull=False).order_by("-deleted_at")
+    """The owner's trash as shown: a live photo's motion video is there through its still."""
+    return Asset.objects.filter(owner=owner, deleted_at__isnull=False, live_photo_still__isnull=True).order_by(
+        "-deleted_at")
 
 
 def delete_from_trash(owner, asset_ids) -> int:
-    return remove_permanently(trashed_assets(owner).filter(pk__in=list(asset_ids)))
+    return remove_permanently(_with_motion_parts(trashed_assets(owner).filter(pk__in=list(asset_ids))))
 
 
 def empty_trash(owner) -> int:
-    return remove_permanently(trashed_assets(owner))
+    return remove_permanently(Asset.objects.filter(owner=owner, deleted_at__isnull=False))
 
 
 def days_left(asset: Asset, now=None, days: int | None = None) -> int:
@@ -83,8 +93,8 @@ def remove_permanently(assets) -> int:
     for asset in assets:
         files += [absolute(path) for path in (asset.thumbnail_path, asset.preview_path, asset.fullsize_path,
                                               asset.encoded_video_path) if path]
-        if asset.library_id is None and asset.original_path:
-            files.append(asset.original_path)
+        if asset.library_id is None:  # the original and its sidecar are the server's own copies
+            files += [path for path in (asset.original_path, asset.sidecar_path) if path]
     with transaction.atomic():
         _, per_model = Asset.objects.filter(pk__in=[asset.pk for asset in assets]).delete()
     for path in files:

@@ -101,8 +101,10 @@ def sweep_partial_uploads(max_age_seconds: float = PARTIAL_MAX_AGE_SECONDS) -> i
     return removed
 
 
-def store_upload(owner, uploaded_file, *, file_created_at=None, file_modified_at=None) -> UploadResult:
-    """Store one uploaded file (a Django UploadedFile) for `owner`."""
+def store_upload(owner, uploaded_file, *, file_created_at=None, file_modified_at=None,
+                 sidecar=None) -> UploadResult:
+    """Store one uploaded file (a Django UploadedFile) for `owner`, with its XMP sidecar if one came along
+    (Immich's sidecarData), stored as `<original>.xmp` where metadata extraction finds it."""
     filename = Path(uploaded_file.name or "").name or "unnamed"
     asset_type = asset_type_for(filename)
     if asset_type is None:
@@ -123,15 +125,18 @@ def store_upload(owner, uploaded_file, *, file_created_at=None, file_modified_at
         final = _final_path(owner, asset_id, extension(filename))
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temporary, final)
+        if sidecar is not None:
+            _store_sidecar(sidecar, final)
         now = timezone.now()
         try:
             with transaction.atomic():
                 asset = Asset.objects.create(
                     id=asset_id, owner=owner, type=asset_type, original_path=str(final), original_filename=filename,
                     checksum=checksum, file_size=size, file_created_at=file_created_at or file_modified_at or now,
-                    file_modified_at=file_modified_at or now)
+                    file_modified_at=file_modified_at or now, sidecar_path=str(sidecar_path(final)) if sidecar else "")
         except BaseException as error:  # no row, so no file either
             final.unlink(missing_ok=True)
+            sidecar_path(final).unlink(missing_ok=True)
             if not isinstance(error, IntegrityError):
                 raise
             # The same content uploaded at the same moment by another request.
@@ -142,6 +147,15 @@ def store_upload(owner, uploaded_file, *, file_created_at=None, file_modified_at
         return UploadResult(filename, CREATED, str(asset.id))
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def sidecar_path(original: Path) -> Path:
+    return original.with_name(original.name + ".xmp")
+
+
+def _store_sidecar(sidecar, original: Path) -> None:
+    temporary, _, _ = _receive(sidecar.chunks(), original.parent, ".xmp")
+    os.replace(temporary, sidecar_path(original))
 
 
 def duplicate_of(owner, checksum: str):

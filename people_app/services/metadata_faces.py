@@ -10,6 +10,7 @@ from django.db import transaction
 from PIL import Image
 
 from media_app.models import Asset, AssetType
+from media_app.services.companions import find_sidecar
 from settings_app.services import get_config
 
 from ..models import Face, Person
@@ -89,10 +90,10 @@ def displayed_box(region: dict, orientation: int | None, width: int, height: int
 def _xmp_of(asset: Asset) -> tuple[bytes | None, tuple[int, int] | None]:
     """The asset's XMP: its sidecar (photo.jpg.xmp or photo.xmp) first, else the packet in the file."""
     path = Path(asset.original_path)
-    for sidecar in (path.with_name(path.name + ".xmp"), path.with_suffix(".xmp")):
-        if sidecar.is_file():
-            with Image.open(path) as image:
-                return sidecar.read_bytes(), image.size
+    sidecar = find_sidecar(path)
+    if sidecar is not None:
+        with Image.open(path) as image:
+            return sidecar.read_bytes(), image.size
     with Image.open(path) as image:
         return image.info.get("xmp"), image.size
 

@@ -24,8 +24,26 @@
       start(Array.from(event.dataTransfer.files));
     });
 
-    function start(files) {
-      if (!files.length) return;
+    // An XMP sidecar chosen with its photo (photo.jpg.xmp or photo.xmp) goes in the photo's request; one
+    // matching no photo is sent on its own, and the server says why it is refused.
+    function withSidecars(chosen) {
+      const isSidecar = (file) => file.name.toLowerCase().endsWith(".xmp");
+      const sidecars = new Map(chosen.filter(isSidecar).map((file) => [file.name.toLowerCase(), file]));
+      const paired = chosen.filter((file) => !isSidecar(file)).map((file) => {
+        const name = file.name.toLowerCase();
+        const stem = name.includes(".") ? name.slice(0, name.lastIndexOf(".")) : name;
+        const key = sidecars.has(name + ".xmp") ? name + ".xmp" : stem + ".xmp";
+        const sidecar = sidecars.get(key) || null;
+        sidecars.delete(key);
+        return { file, sidecar };
+      });
+      return paired.concat(Array.from(sidecars.values(), (file) => ({ file, sidecar: null })));
+    }
+
+    function start(chosen) {
+      if (!chosen.length) return;
+      const items = withSidecars(chosen);
+      const files = items.map((item) => item.file);
       const total = files.reduce((sum, file) => sum + file.size, 0) || 1;
       const loaded = new Array(files.length).fill(0);
       const counts = { created: 0, duplicate: 0, refused: 0, error: 0 };
@@ -34,10 +52,11 @@
       overall.value = 0;
       summary.textContent = `Uploading ${files.length} file${files.length === 1 ? "" : "s"}…`;
       root.dataset.state = "uploading";
-      const rows = files.map((file) => {
+      const rows = files.map((file, index) => {
         const row = document.createElement("li");
         const name = document.createElement("span");
-        name.textContent = file.name;  // text, never HTML
+        const sidecar = items[index].sidecar;
+        name.textContent = sidecar ? `${file.name} + ${sidecar.name}` : file.name;  // text, never HTML
         const bar = document.createElement("progress");
         bar.max = 100; bar.value = 0;
         const result = document.createElement("span");
@@ -74,6 +93,7 @@
         const file = files[index];
         const data = new FormData();
         data.append("files", file, file.name);
+        if (items[index].sidecar) data.append("sidecar", items[index].sidecar, items[index].sidecar.name);
         data.append("lastModified", String(file.lastModified || ""));
         const request = new XMLHttpRequest();
         request.open("POST", endpoint);

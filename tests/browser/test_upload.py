@@ -1,5 +1,9 @@
 """The upload page in a real chromium: two photos and a duplicate chosen at once; progress reaches 100%,
-each file shows its result, and the duplicate is reported and not stored twice."""
+each file shows its result, and the duplicate is reported and not stored twice; an XMP sidecar chosen with its
+photo is sent with it."""
+
+import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -34,3 +38,21 @@ def test_upload_two_photos_and_a_duplicate(page: Page, live_server, admin_user, 
 
     assert sorted(Asset.objects.filter(owner=admin_user).values_list("original_filename", flat=True)) == [
         "mongolels.jpg", "tanners_ridge.jpg"]
+
+
+def test_a_sidecar_chosen_with_its_photo_goes_with_it(page: Page, live_server, admin_user, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    log_in(page, live_server, admin_user)
+    page.goto(f"{live_server.url}/upload/")
+    sidecar = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/>'
+    page.get_by_label("Choose files").set_input_files([
+        {"name": PHOTO_A.name, "mimeType": "image/jpeg", "buffer": PHOTO_A.read_bytes()},
+        {"name": "mongolels.xmp", "mimeType": "application/rdf+xml", "buffer": sidecar},  # the <name>.xmp form
+        {"name": "lonely.jpg.xmp", "mimeType": "application/rdf+xml", "buffer": sidecar},  # no photo of that name
+    ])
+    expect(page.locator("#upload-summary")).to_have_text("Done: 1 uploaded, 0 duplicates skipped, 1 refused.")
+    expect(page.locator("#upload-list li[data-status=created]")).to_have_text(re.compile(
+        r"mongolels\.jpg \+ mongolels\.xmp"))
+    expect(page.locator("#upload-list li[data-status=refused]")).to_contain_text("lonely.jpg.xmp")
+    asset = Asset.objects.get(owner=admin_user)
+    assert Path(asset.sidecar_path).read_bytes() == sidecar and asset.sidecar_path == asset.original_path + ".xmp"

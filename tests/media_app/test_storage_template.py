@@ -303,7 +303,7 @@ def _moved() -> int:
 def _kill_during_migration(child_env, after_moves: int, extra_delay: float) -> int:
     """Start a migration in a real process and kill -9 it once it has moved `after_moves` more assets."""
     start = _moved()
-    code = "from media_app.services.storage import migrate_all; migrate_all()"
+    code = "from media_app.services.storage import migrate_all; migrate_all(batch_size=4)"  # kills land mid-batch
     process = subprocess.Popen([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=child_env)
     deadline = time.monotonic() + 60
     while _moved() < start + after_moves and process.poll() is None and time.monotonic() < deadline:

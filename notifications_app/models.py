@@ -1,0 +1,12 @@
+"""Each user's email choices (Immich's user preferences `emailNotifications`)."""
+
+from django.conf import settings
+from django.db import models
+
+
+class EmailPreferences(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="email_preferences")
+    enabled = models.BooleanField(default=True, help_text="Off: no album emails at all.")
+    album_invite = models.BooleanField(default=True, help_text="When I am added to a shared album.")
+    album_update = models.BooleanField(default=True, help_text="When photos are added to a shared album of mine.")

@@ -21,8 +21,7 @@ from settings_app.services import get_config
 
 from ..formats import extension
 from ..models import Asset, AssetType, MoveHistory, StorageMigrationReport
-from ..storage_template import (SAMPLE_ALBUM_DATES, SAMPLE_DATE, SAMPLE_VALUES, TemplateError, render,
-                                uses_album_tokens)
+from ..storage_template import SAMPLE_ALBUM_DATES, SAMPLE_DATE, SAMPLE_VALUES, TemplateError, render, uses_album_tokens
 from .files import sha1_of
 
 log = logging.getLogger(__name__)

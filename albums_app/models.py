@@ -49,6 +49,9 @@ class AlbumAsset(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["album", "asset"], name="album_asset_once")]
 
+    def __str__(self):
+        return f"{self.asset_id} in {self.album_id}"
+
 
 class AlbumUser(models.Model):
     """A user the album is shared with (the owner is not one of them)."""
@@ -61,3 +64,6 @@ class AlbumUser(models.Model):
     class Meta:
         ordering = ["added_at"]
         constraints = [models.UniqueConstraint(fields=["album", "user"], name="album_user_once")]
+
+    def __str__(self):
+        return f"{self.user_id} ({self.role}) in {self.album_id}"

@@ -10,3 +10,6 @@ class EmailPreferences(models.Model):
     enabled = models.BooleanField(default=True, help_text="Off: no album emails at all.")
     album_invite = models.BooleanField(default=True, help_text="When I am added to a shared album.")
     album_update = models.BooleanField(default=True, help_text="When photos are added to a shared album of mine.")
+
+    def __str__(self):
+        return f"email preferences of {self.user_id}"

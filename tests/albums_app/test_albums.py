@@ -106,7 +106,8 @@ def test_add_and_remove_assets_answer_bulk_results(user_client, user, photos, st
 
 
 def test_viewer_editor_and_stranger_rules(user_client, user, photos, friend, stranger, media_root):
-    album_id = api(user_client, "post", "/albums", {"albumName": "Shared", "assetIds": [str(photos[0].id)]}).json()["id"]
+    album_id = api(user_client, "post", "/albums",
+                   {"albumName": "Shared", "assetIds": [str(photos[0].id)]}).json()["id"]
     friend_client, stranger_client = client_for(friend), client_for(stranger)
     assert api(stranger_client, "get", f"/albums/{album_id}").status_code == 404
 

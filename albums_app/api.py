@@ -8,6 +8,7 @@ from ninja import Router, Schema, Status
 
 from api_app.auth import SIGNED_IN
 from api_app.errors import ApiError
+from media_app.services.sharing import public_base_url
 
 from .services import albums
 from .services.shapes import album_json
@@ -85,7 +86,8 @@ def list_albums(request, shared: bool | None = None, assetId: UUID | None = None
 def create_album(request, body: CreateAlbumDto):
     album = _run(albums.create_album, request.user, body.albumName, description=body.description,
                  asset_ids=[str(value) for value in body.assetIds],
-                 users=[(member.userId, member.role) for member in body.albumUsers])
+                 users=[(member.userId, member.role) for member in body.albumUsers],
+                 base_url=public_base_url(request))
     return Status(201, album_json(album))
 
 
@@ -110,7 +112,8 @@ def delete_album(request, album_id: UUID):
 
 @router.put("/albums/{uuid:album_id}/assets", url_name="api-album-assets", summary="addAssetsToAlbum")
 def add_assets(request, album_id: UUID, body: BulkIdsDto):
-    results = _run(albums.add_assets, request.user, _album(request, album_id), [str(v) for v in body.ids])
+    results = _run(albums.add_assets, request.user, _album(request, album_id), [str(v) for v in body.ids],
+                   base_url=public_base_url(request))
     return [result.as_immich() for result in results]
 
 
@@ -123,7 +126,7 @@ def remove_assets(request, album_id: UUID, body: BulkIdsDto):
 @router.put("/albums/{uuid:album_id}/users", url_name="api-album-users", summary="addUsersToAlbum")
 def add_users(request, album_id: UUID, body: AddUsersDto):
     album = _run(albums.add_users, request.user, _album(request, album_id),
-                 [(member.userId, member.role) for member in body.albumUsers])
+                 [(member.userId, member.role) for member in body.albumUsers], base_url=public_base_url(request))
     return album_json(album, with_assets=False)
 
 

@@ -143,7 +143,8 @@ def album_share(request, album_id):
     def share(album):
         if target is None:
             raise AlbumError(f"No user with the email “{email}”.")
-        albums.add_users(request.user, album, [(target.pk, request.POST.get("role") or AlbumRole.EDITOR)])
+        albums.add_users(request.user, album, [(target.pk, request.POST.get("role") or AlbumRole.EDITOR)],
+                         base_url=sharing.public_base_url(request))
 
     return _act(request, album_id, share, f"Shared with {email}.")
 
@@ -205,7 +206,7 @@ def add_selection(request):
             album = albums.create_album(request.user, request.POST["new_name"])
         else:
             album = albums.get_album(request.user, request.POST.get("album", ""))
-        results = albums.add_assets(request.user, album, ids)
+        results = albums.add_assets(request.user, album, ids, base_url=sharing.public_base_url(request))
     except AlbumError as error:
         return JsonResponse({"message": str(error)}, status=error.status)
     return JsonResponse({

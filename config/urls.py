@@ -26,6 +26,7 @@ urlpatterns = [
     path("admin/integrity/", include("media_app.integrity_urls")),
     path("admin/storage-template/", include("media_app.storage_urls")),
     path("admin/machine-learning/", include("ml_client.urls")),
+    path("admin/notifications/", include("notifications_app.urls")),
     path("upload/", include("media_app.upload_urls")),
     path("console/", admin.site.urls),
     path("api/", api.urls),

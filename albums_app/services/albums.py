@@ -152,13 +152,13 @@ def _replace_originals(asset_ids) -> None:
 
 
 @transaction.atomic
-def create_album(owner, name: str, *, description: str = "", asset_ids=(), users=()) -> Album:
+def create_album(owner, name: str, *, description: str = "", asset_ids=(), users=(), base_url: str = "") -> Album:
     """A new album, optionally with assets (the owner's own) and users ([(user_id, role)])."""
     album = Album.objects.create(owner=owner, name=_clean_name(name), description=description or "")
     if asset_ids:
-        add_assets(owner, album, asset_ids)
+        add_assets(owner, album, asset_ids, base_url=base_url)
     if users:
-        add_users(owner, album, users)
+        add_users(owner, album, users, base_url=base_url)
     return album
 
 
@@ -204,8 +204,9 @@ def _is_uuid(value) -> bool:
     return True
 
 
-def add_assets(user, album: Album, asset_ids) -> list[BulkResult]:
-    """Owner and editors add their own assets. One result per id, as Immich's BulkIdResponseDto."""
+def add_assets(user, album: Album, asset_ids, *, base_url: str = "") -> list[BulkResult]:
+    """Owner and editors add their own assets. One result per id, as Immich's BulkIdResponseDto. `base_url`:
+    the server's address as the caller knows it, for the emails this sends."""
     _require(user, album, OWNER, AlbumRole.EDITOR)
     ids = [str(value) for value in dict.fromkeys(asset_ids)]
     valid = [value for value in ids if _is_uuid(value)]
@@ -233,7 +234,7 @@ def add_assets(user, album: Album, asset_ids) -> list[BulkResult]:
             album.updated_at = timezone.now()
             album.save(update_fields=["thumbnail", "updated_at"])
         _replace_originals(added)
-        signals.assets_added.send(sender=Album, album=album, by=user, asset_ids=added)
+        signals.assets_added.send(sender=Album, album=album, by=user, asset_ids=added, base_url=base_url)
     return results
 
 
@@ -263,7 +264,7 @@ def remove_assets(user, album: Album, asset_ids) -> list[BulkResult]:
     return results
 
 
-def add_users(user, album: Album, users) -> Album:
+def add_users(user, album: Album, users, *, base_url: str = "") -> Album:
     """Owner only: share with [(user_id, role)]; 400 for the owner, an unknown user, or one already in."""
     _require(user, album, OWNER)
     new = []
@@ -284,7 +285,8 @@ def add_users(user, album: Album, users) -> Album:
         AlbumUser.objects.bulk_create([AlbumUser(album=album, user=target, role=role) for target, role in new])
         album.save(update_fields=["updated_at"])
     if new:
-        signals.users_added.send(sender=Album, album=album, users=[target for target, _ in new], by=user)
+        signals.users_added.send(sender=Album, album=album, users=[target for target, _ in new], by=user,
+                                 base_url=base_url)
     return album
 
 

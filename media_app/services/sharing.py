@@ -46,12 +46,13 @@ def create_album_link(owner, album, *, expires_at=None, password: str = "", desc
                      type=SharedLink.ALBUM, album=album)
 
 
+def public_base_url(request) -> str:
+    """The server's public address: the External domain setting, else the host the user is browsing on."""
+    return (get_config().server.externalDomain or request.build_absolute_uri("/")).rstrip("/")
+
+
 def link_url(link: SharedLink, request) -> str:
-    path = reverse("media:share", args=[link.key])
-    domain = get_config().server.externalDomain
-    if domain:
-        return domain.rstrip("/") + path
-    return request.build_absolute_uri(path)
+    return public_base_url(request) + reverse("media:share", args=[link.key])
 
 
 def find_link(key: str) -> SharedLink | None:

@@ -46,8 +46,7 @@ def send_test_email(request, body: SystemConfigSmtpDto):
         values["notifications.smtp.transport.password"] = transport.password
     values["notifications.smtp.from"] = body.sender
     values["notifications.smtp.replyTo"] = body.replyTo
-    smtp = config_with(values, get_config()).notifications.smtp
-    result = mail.send_test_email(smtp, request.user, public_base_url(request))
+    result = mail.send_test_email(config_with(values, get_config()), request.user, public_base_url(request))
     if not result.ok:
         raise ApiError(400, f"Failed to verify SMTP configuration: {result.message}")
     return {"messageId": result.message_id}

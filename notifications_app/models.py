@@ -13,3 +13,14 @@ class EmailPreferences(models.Model):
 
     def __str__(self):
         return f"email preferences of {self.user_id}"
+
+
+class SmtpVerification(models.Model):
+    """The SMTP settings that last connected successfully (a fingerprint, never the settings themselves):
+    the `email` feature flag is on only while the saved settings are these."""
+
+    fingerprint = models.CharField(max_length=64)
+    verified_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"SMTP verified at {self.verified_at}"

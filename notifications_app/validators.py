@@ -5,6 +5,7 @@ import smtplib
 from settings_app.events import ConfigInvalid, on_config_validate
 
 from .services import smtp as smtp_client
+from .services import verification
 
 
 @on_config_validate
@@ -22,3 +23,4 @@ def smtp_reachable(old, new):
             f"Invalid SMTP configuration: could not connect to {smtp.transport.host}:{smtp.transport.port} "
             f"({smtp_client.explain(error, smtp)})",
         )
+    verification.record(new)

@@ -39,6 +39,5 @@ def preview(request, name):
 @require_POST
 def test_email(request):
     config, errors = unsaved_config(SETTINGS_SLUG, request.POST)
-    result = None if errors else mail.send_test_email(config.notifications.smtp, request.user,
-                                                      public_base_url(request))
+    result = None if errors else mail.send_test_email(config, request.user, public_base_url(request))
     return render(request, "notifications_app/settings_extra.html#test-result", {"result": result, "errors": errors})

@@ -16,6 +16,7 @@ from settings_app.services import get_config
 
 from ..models import EmailPreferences
 from . import smtp as smtp_client
+from . import verification
 from .templates import KINDS, RenderedEmail, render, render_configured
 
 QUEUE = "notifications"
@@ -157,8 +158,9 @@ class TestEmailResult:
     message_id: str = ""
 
 
-def send_test_email(smtp, user, base_url: str = "") -> TestEmailResult:
-    """Send the test email to `user` through these (possibly unsaved) SMTP settings, at once."""
+def send_test_email(config, user, base_url: str = "") -> TestEmailResult:
+    """Send the test email to `user` through the SMTP settings of `config` (possibly unsaved), at once."""
+    smtp = config.notifications.smtp
     if not smtp.transport.host:
         return TestEmailResult(False, "Enter the SMTP host first.")
     if not getattr(smtp, "from"):
@@ -168,4 +170,5 @@ def send_test_email(smtp, user, base_url: str = "") -> TestEmailResult:
         message_id, answer = send_now(smtp, user.email, display_name(user), render(KINDS["test"], values))
     except (OSError, smtplib.SMTPException) as error:
         return TestEmailResult(False, smtp_client.explain(error, smtp))
+    verification.record(config)
     return TestEmailResult(True, f"Sent to {user.email}. The server answered: {answer}", message_id)

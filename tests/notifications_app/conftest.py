@@ -135,4 +135,5 @@ def run_due_jobs(queue: str = "notifications") -> list[str]:
 
 def make_due(**filters) -> int:
     """Let delayed or backed-off jobs run now."""
-    return Job.objects.filter(status=Job.WAITING, **filters).update(run_at=timezone.now() - datetime.timedelta(seconds=1))
+    a_second_ago = timezone.now() - datetime.timedelta(seconds=1)
+    return Job.objects.filter(status=Job.WAITING, **filters).update(run_at=a_second_ago)

@@ -7,9 +7,9 @@ from django.db import models
 class EmailPreferences(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
                                 related_name="email_preferences")
-    enabled = models.BooleanField(default=True, help_text="Off: no album emails at all.")
+    enabled = models.BooleanField(default=True, help_text="Album emails (off: none of those below).")
     album_invite = models.BooleanField(default=True, help_text="When I am added to a shared album.")
-    album_update = models.BooleanField(default=True, help_text="When photos are added to a shared album of mine.")
+    album_update = models.BooleanField(default=True, help_text="When photos are added to an album I share.")
 
     def __str__(self):
         return f"email preferences of {self.user_id}"

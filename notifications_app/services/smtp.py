@@ -63,7 +63,7 @@ def send(smtp, message: EmailMessage) -> str:
             if code not in (250, 251):
                 raise DeliveryRefused(f"the server refused the recipient {recipient}: "
                                       f"{code} {reply.decode(errors='replace')}")
-        code, reply = client.data(message.as_bytes())
+        code, reply = client.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))  # SMTP wants CRLF
         if code != 250:
             raise DeliveryRefused(f"the server refused the message: {code} {reply.decode(errors='replace')}")
         return f"{code} {reply.decode(errors='replace')}"

@@ -33,7 +33,7 @@ def test_plain_delivery_with_reply_to_falling_back_to_from(start_smtp):
     message = received.message
     assert message["From"] == "Photo Server <photos@example.com>" and message["To"] == "Jane Doe <jane@example.com>"
     assert message["Reply-To"] == "Photo Server <photos@example.com>" and message["Subject"] == "Hello"
-    assert message.get_body(("plain",)).get_content() == "Hi there\n"
+    assert message.get_body(("plain",)).get_content() == "Hi there\r\n"  # as sent on the wire
     assert message.get_body(("html",)).get_content().strip() == "<p>Hi <b>there</b></p>"
     assert not received.tls
     job.refresh_from_db()

@@ -9,6 +9,7 @@ urlpatterns = [
     path("albums/new/", views.album_create, name="create"),
     path("albums/add-selection/", views.add_selection, name="add-selection"),
     path("albums/picker/", views.album_picker, name="picker"),
+    path("albums/for-asset/<uuid:asset_id>/", views.asset_panel, name="asset-panel"),
     path("albums/<uuid:album_id>/", views.album_detail, name="detail"),
     path("albums/<uuid:album_id>/edit/", views.album_update, name="update"),
     path("albums/<uuid:album_id>/cover/", views.album_cover, name="cover"),

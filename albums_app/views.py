@@ -8,13 +8,13 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from media_app.services import sharing
-from media_app.services.timeline import decorate, group_by_day
+from media_app.services.timeline import decorate, group_by_day, timeline_assets
 from media_app.views import FILE_SIZES, file_response, generated_file
 from settings_app.services import get_config
 
@@ -193,12 +193,29 @@ def album_link(request, album_id):
     return _act(request, album_id, create, "Shared link created.")
 
 
+def _addable_albums(user):
+    return [album for album in albums.visible_albums(user)
+            if albums.role_of(user, album) in (albums.OWNER, AlbumRole.EDITOR)]
+
+
+@login_required
+@require_GET
+def asset_panel(request, asset_id):
+    """The asset page's albums box: the albums it is in that the user sees, and "Add to album"."""
+    asset = get_object_or_404(timeline_assets(request.user), pk=asset_id)
+    return render(request, "albums_app/asset_panel.html", {
+        "asset": asset, "albums_of_asset": albums.visible_albums(request.user).filter(assets=asset),
+        "addable": _addable_albums(request.user)})
+
+
 @login_required
 @require_POST
 def add_selection(request):
     """The timeline's and the asset page's "Add to album": to an album the user may add to, or a new one
-    (`new_name`). JSON: {added, duplicates, album: {id, name, url}}."""
+    (`new_name`). JSON {added, duplicates, album: {id, name, url}}; a plain form post (`redirect`) goes to
+    the album instead."""
     ids = _selected_ids(request)
+    as_page = bool(request.POST.get("redirect"))
     if not ids:
         return JsonResponse({"message": "Select at least one photo."}, status=400)
     try:
@@ -208,7 +225,13 @@ def add_selection(request):
             album = albums.get_album(request.user, request.POST.get("album", ""))
         results = albums.add_assets(request.user, album, ids, base_url=sharing.public_base_url(request))
     except AlbumError as error:
+        if as_page:
+            messages.error(request, str(error))
+            return redirect("media:asset", asset_id=ids[0])
         return JsonResponse({"message": str(error)}, status=error.status)
+    if as_page:
+        messages.success(request, f"Added to “{album.name}”.")
+        return redirect("albums:detail", album_id=album.id)
     return JsonResponse({
         "added": sum(result.success for result in results),
         "duplicates": sum(result.error == albums.DUPLICATE for result in results),
@@ -225,8 +248,7 @@ def album_url(album) -> str:
 def album_picker(request):
     """The albums the user may add photos to, for the "Add to album" picker."""
     rows = [{"id": str(album.id), "name": album.name, "count": album.asset_count}
-            for album in albums.visible_albums(request.user)
-            if albums.role_of(request.user, album) in (albums.OWNER, AlbumRole.EDITOR)]
+            for album in _addable_albums(request.user)]
     return JsonResponse({"albums": rows})
 
 

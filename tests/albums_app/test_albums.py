@@ -225,3 +225,16 @@ def test_album_token_places_the_file_and_changes_requeue_it(user_client, user, p
     Job.objects.all().delete()
     api(user_client, "patch", f"/albums/{album.id}", {"albumName": "Sweden"})
     assert not Job.objects.filter(name="StorageTemplateMigrationSingle").exists()
+
+
+def test_asset_page_lists_its_albums_and_adds_to_one(user_client, user, photos):
+    album = Album.objects.create(owner=user, name="Best of")
+    panel = user_client.get(f"/albums/for-asset/{photos[0].id}/").content.decode()
+    assert "In no album." in panel and "Best of" in panel
+    response = user_client.post("/albums/add-selection/", {"ids": [str(photos[0].id)], "album": str(album.id),
+                                                           "redirect": "1"})
+    assert response["Location"] == f"/albums/{album.id}/"
+    assert list(album.assets.all()) == [photos[0]]
+    panel = user_client.get(f"/albums/for-asset/{photos[0].id}/").content.decode()
+    assert f'href="/albums/{album.id}/"' in panel
+    assert 'hx-get="/albums/for-asset/' in user_client.get(f"/photos/{photos[0].id}/").content.decode()

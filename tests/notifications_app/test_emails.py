@@ -179,6 +179,7 @@ def test_previews_render_each_template_escaped(admin_client):
     built_in = admin_client.post("/admin/notifications/preview/album-update", {column: ""}).content.decode()
     assert "New media has been added to an album - Summer 2025" in built_in and "built-in template" in built_in
     assert "New photos have been added" in built_in  # the album-update template, not the invite one
+    assert 'srcdoc="&lt;!DOCTYPE html&gt;' in built_in  # the whole mail inside the attribute, escaped
     custom = admin_client.post("/admin/notifications/preview/album-update",
                                {column: "<h1>{albumName}</h1> {nope}"}).content.decode()
     # The mail's HTML sits in the sandboxed frame's srcdoc attribute, escaped once more for the attribute.

@@ -84,10 +84,11 @@ def _local(value: datetime) -> datetime:
     return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
 
 
-def render_context(asset) -> tuple[datetime, dict, dict]:
-    """(date, values, album dates) of one asset, in the shape storage_template.render takes."""
+def render_context(asset, with_albums: bool = True) -> tuple[datetime, dict, dict]:
+    """(date, values, album dates) of one asset, in the shape storage_template.render takes. Without
+    `with_albums` (a template with no album token) the albums are not looked up."""
     date = asset.taken_at or asset.file_created_at or asset.created_at
-    albums = asset_albums(asset)
+    albums = asset_albums(asset) if with_albums else []
     album = albums[0] if albums else None
     is_video = asset.type == AssetType.VIDEO
     values = {
@@ -114,7 +115,7 @@ def planned_path(asset, template: str) -> Path:
     template cannot place it."""
     if asset.library_id is not None:
         raise PlacementRefused("external-library files are never moved")
-    date, values, album_dates = render_context(asset)
+    date, values, album_dates = render_context(asset, with_albums=uses_album_tokens(template))
     try:
         relative = render(template, date, values, album_dates)
     except TemplateError as error:

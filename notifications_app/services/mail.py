@@ -26,10 +26,6 @@ ALBUM_UPDATE_JOB = "NotifyAlbumUpdate"
 ALBUM_UPDATE_DELAY_SECONDS = 300
 
 
-class EmailDisabled(Exception):
-    pass
-
-
 def external_base_url(fallback: str = "") -> str:
     """Server → External domain, else the address the caller knows (the request's host)."""
     return (get_config().server.externalDomain or fallback).rstrip("/")
@@ -69,10 +65,11 @@ def send_now(smtp, to_email: str, to_name: str, email: RenderedEmail) -> tuple[s
 
 
 def send_queued(data: dict) -> str:
-    """The SendEmail job: deliver with the current settings; raises (to be retried) when the server fails."""
+    """The SendEmail job: deliver with the current settings; raises (to be retried) when the server fails.
+    Emails queued before email was switched off are dropped."""
     smtp = get_config().notifications.smtp
     if not smtp.enabled:
-        raise EmailDisabled("email notifications are disabled")
+        return f"skipped: email notifications are disabled (not sent to {data['to']})"
     rendered = RenderedEmail(data["subject"], data["html"], data["text"])
     answer = smtp_client.send(smtp, compose(smtp, data["to"], data.get("toName", ""), rendered))
     return f"sent to {data['to']}: {answer}"

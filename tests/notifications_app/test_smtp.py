@@ -104,3 +104,13 @@ def test_server_down_is_retried_with_back_off_then_delivered(start_smtp):
 def test_nothing_is_queued_while_email_is_off(db):
     assert mail.queue_email("jane@example.com", "Jane", HELLO) is None
     assert not Job.objects.exists()
+
+
+def test_queued_mail_is_dropped_once_email_is_switched_off(start_smtp):
+    box = start_smtp()
+    assert use_smtp(box).ok
+    job = mail.queue_email("jane@example.com", "Jane", HELLO)
+    assert save_values({"notifications.smtp.enabled": False}).ok
+    assert run_due_jobs() == ["skipped: email notifications are disabled (not sent to jane@example.com)"]
+    job.refresh_from_db()
+    assert job.status == Job.COMPLETED and box.messages == []

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "api_app",
     "ml_client",
     "people_app",
+    "albums_app",
+    "notifications_app",
     "config",
 ]
 

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api_app.api import api
+from notifications_app import views as notifications_views
 from settings_app.views import custom_css
 from users_app.views import home
 
@@ -26,9 +27,12 @@ urlpatterns = [
     path("admin/integrity/", include("media_app.integrity_urls")),
     path("admin/storage-template/", include("media_app.storage_urls")),
     path("admin/machine-learning/", include("ml_client.urls")),
+    path("admin/notifications/", include("notifications_app.urls")),
+    path("account/notifications/", notifications_views.account_preferences, name="account-notifications"),
     path("upload/", include("media_app.upload_urls")),
     path("console/", admin.site.urls),
     path("api/", api.urls),
     path("", include("media_app.urls")),
     path("", include("people_app.urls")),
+    path("", include("albums_app.urls")),
 ]

@@ -51,13 +51,18 @@ def get_queue(name: str) -> Queue:
 
 @retry_on_busy
 def enqueue(queue_name: str, name: str, data: dict | None = None, *, dedupe_key: str | None = None,
-            delay: float = 0, priority: int = 0, run: QueueRun | None = None) -> Job | None:
-    """Queue one job. With a dedupe_key, nothing is queued (None) while a job with that key is pending."""
+            delay: float = 0, priority: int = 0, run: QueueRun | None = None,
+            replace_waiting: bool = False) -> Job | None:
+    """Queue one job. With a dedupe_key, nothing is queued (None) while a job with that key is pending.
+    `replace_waiting` (with a dedupe_key and a delay: a debounce) replaces a job with that key that is still
+    waiting, so its delay starts again; one already running is left alone and nothing is queued."""
     get_queue(queue_name)
     job = Job(queue=queue_name, name=name, data=data or {}, dedupe_key=dedupe_key, priority=priority, run=run,
               run_at=timezone.now() + timedelta(seconds=delay))
     try:
         with transaction.atomic():
+            if replace_waiting and dedupe_key is not None:
+                Job.objects.filter(dedupe_key=dedupe_key, status=Job.WAITING).delete()
             job.save()
     except IntegrityError:
         if dedupe_key is None:

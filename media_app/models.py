@@ -178,12 +178,19 @@ class StorageMigrationReport(models.Model):
 
 
 class SharedLink(models.Model):
-    """A link that shows a selection of one owner's assets to anyone holding the key, optionally until an
-    expiry date and behind a password (Immich's shared link of type "individual")."""
+    """A link that shows assets to anyone holding the key, optionally until an expiry date and behind a
+    password: a selection of one owner's assets (Immich's type INDIVIDUAL) or an album, as it is now (ALBUM)."""
+
+    INDIVIDUAL = "INDIVIDUAL"
+    ALBUM = "ALBUM"
+    TYPES = [(INDIVIDUAL, "Individual"), (ALBUM, "Album")]
 
     key = models.CharField(max_length=64, unique=True)
+    type = models.CharField(max_length=10, choices=TYPES, default=INDIVIDUAL)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shared_links")
-    assets = models.ManyToManyField(Asset, related_name="shared_links")
+    assets = models.ManyToManyField(Asset, related_name="shared_links", blank=True)
+    album = models.ForeignKey("albums_app.Album", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="shared_links", help_text="Set for links of type ALBUM.")
     description = models.CharField(max_length=500, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     password_hash = models.CharField(max_length=200, blank=True, help_text="Empty: no password.")

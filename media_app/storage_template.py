@@ -110,6 +110,25 @@ def _literals(nodes):
             yield from _literals(node[3])
 
 
+def uses_album_tokens(template: str) -> bool:
+    """Whether the template names an album token anywhere (False for a template that does not parse)."""
+    try:
+        nodes = _parse(template)
+    except TemplateError:
+        return False
+
+    def names(tree):
+        for node in tree:
+            if isinstance(node, tuple):
+                yield node[1]
+            elif isinstance(node, list):
+                yield node[1]
+                yield from names(node[2])
+                yield from names(node[3])
+
+    return any(name == "album" or name.startswith("album-") for name in names(nodes))
+
+
 def _check_token(name: str) -> None:
     if name not in TOKENS:
         raise TemplateError(f"unknown variable “{name}”")

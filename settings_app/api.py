@@ -153,6 +153,8 @@ def server_config(request):
 
 def server_features_of(config) -> dict:
     """Immich's feature flags (server.service getFeatures) from a config."""
+    from notifications_app.services.verification import email_available  # the SMTP check lives there
+
     ml = config.machineLearning
     smart_search = ml.enabled and ml.clip.enabled
     return {
@@ -170,7 +172,7 @@ def server_features_of(config) -> dict:
         "ocr": False,  # this server has no OCR
         "passwordLogin": config.passwordLogin.enabled,
         "configFile": config_file.in_use(),
-        "email": config.notifications.smtp.enabled,
+        "email": email_available(config),
         "realtimeTranscoding": config.ffmpeg.realtime.enabled,
     }
 

@@ -178,6 +178,25 @@ def category_row(slug: str):
     return CATEGORY_MODELS[slug].objects.filter(pk=1).first() or CATEGORY_MODELS[slug](pk=1)
 
 
+def unsaved_config(slug: str, data) -> tuple[Config | None, list[str]]:
+    """The settings one dashboard form holds now (unsaved, as the browser posts it) over the saved ones, for
+    "test" buttons that try settings before they are saved. Locked keys keep their value; a secret left empty
+    keeps the stored one. (config, []) or (None, ["Field: problem", ...])."""
+    form_class = CATEGORY_FORMS[slug]
+    config = get_config()
+    if not any(key.column in data for key in form_class.category.keys):
+        return config, []
+    locked = locked_paths()
+    form = form_class(data, locked=locked, from_browser=True)
+    if not form.is_valid():
+        return None, [f"{form.fields[column].label}: {message}" if column in form.fields else message
+                      for column, messages in form.errors.items() for message in messages]
+    secrets = {key.path for key in form_class.category.keys if key.secret}
+    typed = {path: value for path, value in form.values().items()
+             if path not in locked and not (path in secrets and not value)}
+    return config_with(typed, config), []
+
+
 def secret_is_set(path: str) -> bool:
     return bool(get_config().get(path))
 

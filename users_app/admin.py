@@ -93,6 +93,12 @@ class ProfileFieldsMixin(forms.ModelForm):
 
 
 class UserCreateForm(ProfileFieldsMixin, BaseUserCreationForm):
+    notify = forms.BooleanField(
+        label="Send a welcome email", required=False,
+        help_text="Emails the new user their address, this password and the server's address (needs email "
+                  "notifications on in the Notification settings).",
+    )
+
     class Meta:
         model = User
         fields = ("email", "name", "is_admin", "storage_label")
@@ -159,9 +165,17 @@ class UserAdmin(BaseUserAdmin):
         (None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),
         ("Profile", {"fields": ("storage_label", "quota_gib")}),
         ("Access", {"fields": ("is_admin",)}),
+        ("Notification", {"fields": ("notify",)}),
     )
     filter_horizontal = ()
     actions = ("cancel_deletion_action", "schedule_deletion_action", "delete_now_action")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            services.user_created.send(sender=User, user=obj, password=form.cleaned_data["password1"],
+                                       notify=bool(form.cleaned_data.get("notify")),
+                                       base_url=request.build_absolute_uri("/").rstrip("/"))
 
     # --- List columns ---
 

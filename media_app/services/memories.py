@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Asset, Memory
+from .timeline import asset_json, iso
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -64,17 +65,10 @@ def visible_assets(memory: Memory) -> list[Asset]:
 
 def as_immich(memory: Memory) -> dict:
     """Immich's MemoryResponseDto (assets in a short AssetResponseDto shape)."""
-    def iso(value):
-        return value.isoformat().replace("+00:00", "Z") if value else None
-
     return {
         "id": str(memory.id), "ownerId": str(memory.owner_id), "type": memory.type, "data": {"year": memory.year},
         "memoryAt": iso(memory.memory_at), "showAt": iso(memory.show_at), "hideAt": iso(memory.hide_at),
         "seenAt": iso(memory.seen_at), "isSaved": memory.is_saved, "createdAt": iso(memory.created_at),
         "updatedAt": iso(memory.updated_at),
-        "assets": [{"id": str(asset.id), "ownerId": str(asset.owner_id), "type": asset.type.upper(),
-                    "originalFileName": asset.original_filename, "fileCreatedAt": iso(asset.file_created_at),
-                    "localDateTime": iso(asset.local_taken_at),
-                    "isTrashed": False, "isOffline": asset.is_offline}
-                   for asset in visible_assets(memory)],
+        "assets": [asset_json(asset) for asset in visible_assets(memory)],
     }

@@ -1,5 +1,5 @@
-"""Shared links: a selection of one owner's assets shown to anyone with the link, optionally until an
-expiry date and behind a password. The link uses the External domain setting when set, otherwise the
+"""Shared links: a selection of one owner's assets, or an album, shown to anyone with the link, optionally
+until an expiry date and behind a password. The link uses the External domain setting when set, otherwise the
 host the owner is browsing on."""
 
 import secrets
@@ -21,24 +21,38 @@ class ShareError(Exception):
     pass
 
 
+def _new_link(owner, *, expires_at, password: str, description: str, **fields) -> SharedLink:
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ShareError("The expiry date must be in the future.")
+    return SharedLink.objects.create(key=secrets.token_urlsafe(32), owner=owner, description=description,
+                                     expires_at=expires_at, password_hash=make_password(password) if password else "",
+                                     **fields)
+
+
 def create_link(owner, asset_ids, *, expires_at=None, password: str = "", description: str = "") -> SharedLink:
     assets = list(timeline_assets(owner).filter(pk__in=list(asset_ids)))
     if not assets:
         raise ShareError("Select at least one of your photos to share.")
-    if expires_at is not None and expires_at <= timezone.now():
-        raise ShareError("The expiry date must be in the future.")
-    link = SharedLink.objects.create(key=secrets.token_urlsafe(32), owner=owner, description=description,
-                                     expires_at=expires_at, password_hash=make_password(password) if password else "")
+    link = _new_link(owner, expires_at=expires_at, password=password, description=description)
     link.assets.set(assets)
     return link
 
 
+def create_album_link(owner, album, *, expires_at=None, password: str = "", description: str = "") -> SharedLink:
+    """A link to the album as it is at each visit (assets added later show too). Only the owner shares it."""
+    if album.owner_id != owner.pk:
+        raise ShareError("Only the album owner can share it through a link.")
+    return _new_link(owner, expires_at=expires_at, password=password, description=description,
+                     type=SharedLink.ALBUM, album=album)
+
+
+def public_base_url(request) -> str:
+    """The server's public address: the External domain setting, else the host the user is browsing on."""
+    return (get_config().server.externalDomain or request.build_absolute_uri("/")).rstrip("/")
+
+
 def link_url(link: SharedLink, request) -> str:
-    path = reverse("media:share", args=[link.key])
-    domain = get_config().server.externalDomain
-    if domain:
-        return domain.rstrip("/") + path
-    return request.build_absolute_uri(path)
+    return public_base_url(request) + reverse("media:share", args=[link.key])
 
 
 def find_link(key: str) -> SharedLink | None:
@@ -67,7 +81,10 @@ def unlock_with_password(request, link: SharedLink, password: str) -> bool:
 
 
 def shared_assets(link: SharedLink):
-    """What the link shows now: its assets still in the owner's timeline (trashed ones drop out)."""
+    """What the link shows now: its assets still in the owner's timeline (trashed ones drop out); for an
+    album, the album's assets now (editors' photos included)."""
+    if link.type == SharedLink.ALBUM:
+        return Asset.objects.filter(albums=link.album_id, deleted_at__isnull=True, owner__deleted_at__isnull=True)
     return timeline_assets(link.owner).filter(shared_links=link)
 
 
@@ -76,7 +93,7 @@ def shared_asset(link: SharedLink, asset_id) -> Asset | None:
 
 
 def links_of(owner):
-    return SharedLink.objects.filter(owner=owner).prefetch_related("assets")
+    return SharedLink.objects.filter(owner=owner).select_related("album").prefetch_related("assets")
 
 
 def delete_link(owner, link_id) -> bool:

@@ -18,11 +18,13 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from jobs_app.queues import QUEUES_BY_NAME
+from jobs_app.services import enqueue_stream
 from settings_app.services import get_config
 
 from ..formats import extension
 from ..models import Asset, AssetType, MoveHistory, StorageMigrationReport
-from ..storage_template import SAMPLE_ALBUM_DATES, SAMPLE_DATE, SAMPLE_VALUES, TemplateError, render
+from ..storage_template import SAMPLE_ALBUM_DATES, SAMPLE_DATE, SAMPLE_VALUES, TemplateError, render, uses_album_tokens
 from .files import sha1_of
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ EXTENSION_ALIASES = {"jpeg": "jpg", "jpe": "jpg", "tif": "tiff", "3gpp": "3gp", 
                      "m2ts": "mts", "m2t": "mts"}
 # Immich's hint: Windows (and so SMB clients) refuse longer paths.
 PATH_LENGTH_LIMIT = 260
+STORAGE_QUEUE = QUEUES_BY_NAME["storageTemplateMigration"]
 # The report keeps this many skipped assets with their reasons (the count is always complete).
 REPORT_SKIPPED_LIMIT = 1000
 DRY_RUN_SAMPLE = 20
@@ -51,9 +54,20 @@ class AlbumFacts:
 
 
 def asset_albums(asset) -> list[AlbumFacts]:
-    """The asset's albums, most recently created first, for the album tokens. There are no albums yet: the
-    albums feature returns them here, and the album tokens render empty until then."""
-    return []
+    """The asset's albums, most recently created first, for the album tokens."""
+    from albums_app.services.albums import albums_of_asset  # albums build on media_app: imported when used
+
+    return [AlbumFacts(album.name, album.start_date, album.end_date) for album in albums_of_asset(asset)]
+
+
+def queue_placement_for_album_change(asset_ids) -> int:
+    """Queue StorageTemplateMigrationSingle for uploads whose album changed (added, removed, album renamed or
+    deleted), only when the template is on and uses an album token: otherwise their path cannot change."""
+    template = get_config().storageTemplate
+    if not template.enabled or not uses_album_tokens(template.template):
+        return 0
+    ids = Asset.objects.filter(pk__in=list(asset_ids), library__isnull=True).values_list("pk", flat=True)
+    return enqueue_stream(STORAGE_QUEUE.name, STORAGE_QUEUE.item_job, ({"id": str(pk)} for pk in ids.iterator()))
 
 
 def library_root() -> Path:
@@ -75,10 +89,11 @@ def _local(value: datetime) -> datetime:
     return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
 
 
-def render_context(asset) -> tuple[datetime, dict, dict]:
-    """(date, values, album dates) of one asset, in the shape storage_template.render takes."""
+def render_context(asset, with_albums: bool = True) -> tuple[datetime, dict, dict]:
+    """(date, values, album dates) of one asset, in the shape storage_template.render takes. Without
+    `with_albums` (a template with no album token) the albums are not looked up."""
     date = asset.taken_at or asset.file_created_at or asset.created_at
-    albums = asset_albums(asset)
+    albums = asset_albums(asset) if with_albums else []
     album = albums[0] if albums else None
     is_video = asset.type == AssetType.VIDEO
     values = {
@@ -105,7 +120,7 @@ def planned_path(asset, template: str) -> Path:
     template cannot place it."""
     if asset.library_id is not None:
         raise PlacementRefused("external-library files are never moved")
-    date, values, album_dates = render_context(asset)
+    date, values, album_dates = render_context(asset, with_albums=uses_album_tokens(template))
     try:
         relative = render(template, date, values, album_dates)
     except TemplateError as error:

@@ -96,3 +96,16 @@ def decorate(asset: Asset) -> Asset:
     asset.height_percent = f"{100 / asset.ratio:.3f}"
     asset.placeholder = placeholder_data_url(asset.thumbhash)
     return asset
+
+
+def iso(value) -> str | None:
+    """A datetime as Immich writes it (UTC with "Z")."""
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def asset_json(asset: Asset) -> dict:
+    """A short AssetResponseDto: what lists of assets (memories, albums) carry."""
+    return {"id": str(asset.id), "ownerId": str(asset.owner_id), "type": asset.type.upper(),
+            "originalFileName": asset.original_filename, "fileCreatedAt": iso(asset.file_created_at),
+            "localDateTime": iso(asset.local_taken_at), "isTrashed": asset.deleted_at is not None,
+            "isOffline": asset.is_offline}

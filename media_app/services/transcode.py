@@ -19,8 +19,7 @@ from pathlib import Path
 from django.conf import settings as django_settings
 
 from settings_app.events import ConfigInvalid
-from settings_app.forms import CATEGORY_FORMS
-from settings_app.services import config_with, get_config, locked_paths
+from settings_app.services import config_with, get_config, unsaved_config
 
 from ..models import Asset, AssetType
 from . import video_probe
@@ -219,18 +218,8 @@ TEST_SECONDS = 3
 
 
 def config_for_test(data) -> tuple[object | None, list[str]]:
-    """The settings the Video Transcoding form holds now (unsaved) over the saved ones; locked keys keep
-    their value. Returns (config, []) or (None, ["Field: problem", ...])."""
-    form_class = CATEGORY_FORMS[SETTINGS_SLUG]
-    config = get_config()
-    if not any(key.column in data for key in form_class.category.keys):
-        return config, []
-    locked = locked_paths()
-    form = form_class(data, locked=locked, from_browser=True)  # the dashboard form as the browser sends it
-    if not form.is_valid():
-        return None, [f"{form.fields[column].label}: {message}" if column in form.fields else message
-                      for column, messages in form.errors.items() for message in messages]
-    return config_with({path: value for path, value in form.values().items() if path not in locked}, config), []
+    """The settings the Video Transcoding form holds now (unsaved) over the saved ones."""
+    return unsaved_config(SETTINGS_SLUG, data)
 
 
 @dataclass

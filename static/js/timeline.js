@@ -1,4 +1,4 @@
-// Timeline selection and deletion, confirmation of destructive forms, and the MapLibre maps of the
+// Timeline selection, deletion and "add to album", confirmation of destructive forms, and the MapLibre maps of the
 // photo pages. Plain DOM, no framework; htmx loads further timeline pages into #timeline.
 (function () {
   "use strict";
@@ -121,11 +121,56 @@
       box.hidden = false;
     }
 
+    // "Add to album": pick one of the albums the user may add to, or name a new one.
+    const picker = document.querySelector("[data-album-picker]");
+    const albumChoice = picker && picker.querySelector("[data-album-choice]");
+    const newAlbumField = picker && picker.querySelector("[data-new-album-field]");
+
+    async function openAlbumPicker() {
+      if (!selected.size) return;
+      const response = await fetch(timeline.dataset.albumPickerUrl, { credentials: "same-origin" });
+      if (!response.ok) { showError(`Could not list the albums (${response.status}).`); return; }
+      const answer = await response.json();
+      albumChoice.replaceChildren(new Option("New album…", ""),
+        ...answer.albums.map((album) => new Option(`${album.name} (${album.count})`, album.id)));
+      newAlbumField.hidden = false;
+      picker.hidden = false;
+      picker.querySelector("[data-new-album-name]").focus();
+    }
+
+    async function addToAlbum() {
+      const ids = Array.from(selected);
+      const newName = picker.querySelector("[data-new-album-name]").value.trim();
+      if (!albumChoice.value && !newName) { showError("Name the new album, or pick an album."); return; }
+      const response = await post(timeline.dataset.albumAddUrl, ids,
+        albumChoice.value ? { album: albumChoice.value } : { new_name: newName });
+      const answer = await response.json();
+      if (!response.ok) { showError(answer.message); return; }
+      showError("");
+      picker.hidden = true;
+      const result = document.querySelector("[data-album-result]");
+      const link = document.createElement("a");
+      link.href = answer.album.url; link.textContent = answer.album.name;
+      const already = answer.duplicates ? ` (${answer.duplicates} already there)` : "";
+      result.replaceChildren(`Added ${answer.added} to `, link, already);
+      result.hidden = false;
+      selected.clear(); render();
+    }
+
+    if (picker) {
+      albumChoice.addEventListener("change", () => { newAlbumField.hidden = Boolean(albumChoice.value); });
+      picker.addEventListener("click", (event) => {
+        if (event.target.dataset.action === "add-to-album-confirm") addToAlbum();
+        if (event.target.dataset.action === "add-to-album-cancel") picker.hidden = true;
+      });
+    }
+
     bar.addEventListener("click", (event) => {
       const action = event.target.dataset.action;
       if (action === "clear") { selected.clear(); render(); }
       if (action === "delete") deleteSelection(false);
       if (action === "share") shareSelection();
+      if (action === "add-to-album") openAlbumPicker();
     });
     document.addEventListener("click", (event) => {
       if (event.target.dataset.action !== "copy-link") return;

@@ -17,6 +17,8 @@ NOT_ADMIN_ONLY = re.compile(
     r"|api/assets|api/memories"
     # A user's own people and faces (each view shows only the signed-in user's).
     r"|people/.*|api/people.*|api/faces"
+    # Albums a user owns or that are shared with them (albums_app checks the role), their own email choices.
+    r"|albums/.*|api/albums.*|account/notifications/"
     # The OpenAPI document is public, as Immich's; the API root only answers 404.
     r"|api/spec\.json|api/)$"
 )

@@ -44,8 +44,10 @@ need-node:
 run: $(STAMP)
 	$(PY) manage.py serve
 
+# Test files run on TEST_PROCESSES processes, each file whole on one (its module fixtures start once).
+TEST_PROCESSES ?= 2
 test: need-node $(DEV_STAMP) $(NODE_DEPS)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('albums_app', '0001_initial'),
-        ('media_app', '0007_integrity_encoded_video'),
+        ('media_app', '0008_asset_companions'),
     ]
 
     operations = [

@@ -123,6 +123,8 @@ class Asset(models.Model):
             models.Index(fields=["library", "original_path", "file_size", "file_mtime_ns"],
                          condition=Q(library__isnull=False), name="asset_library_scan"),
             models.Index(fields=["library"], condition=Q(is_offline=True), name="asset_library_offline"),
+            models.Index(fields=["owner", "id", "latitude", "longitude"], name="asset_map_markers",
+                         condition=Q(latitude__isnull=False, longitude__isnull=False, deleted_at__isnull=True)),
         ]
         constraints = [
             # An upload is stored once per owner; library files are unique by path in their library.

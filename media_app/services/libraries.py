@@ -322,7 +322,7 @@ class _Scan:
             for file, record in zip(files, stored, strict=True):
                 if record is None:
                     self.new_paths.append(file[0])
-                elif record == file and not self.force or _same_within_a_microsecond(record, file):
+                elif not self.force and (record == file or _same_within_a_microsecond(record, file)):
                     result.unchanged += 1
                 else:
                     self.changed_paths.append(file[0])

@@ -220,6 +220,7 @@ def test_rows_stored_before_nanosecond_times_are_not_taken_for_changed(library):
         Asset.objects.filter(pk=asset.pk).update(file_mtime_ns=microseconds * 1000)
     result = scan_library(library.id)
     assert (result.unchanged, result.changed) == (3, 0)
+    assert scan_library(library.id, force=True).changed == 3
 
 
 def test_a_scan_hands_the_assets_to_process_in_batches(library, folder, monkeypatch):

@@ -276,13 +276,7 @@ class JobSentinel(Sentinel):
 
 
 def housekeeping() -> None:
-    """Forget finished jobs after the retention period, runs after a month, workers gone for a day."""
+    """Forget runs after a month, workers gone for a day (completed jobs go with the nightly cleanup)."""
     now = timezone.now()
-    cutoff = now - timedelta(seconds=conf.COMPLETED_RETENTION_SECONDS)
-    while True:
-        ids = list(Job.objects.filter(status=Job.COMPLETED, finished_at__lt=cutoff).values_list("id", flat=True)[:5000])
-        if not ids:
-            break
-        Job.objects.filter(id__in=ids).delete()
     WorkerHeartbeat.objects.filter(last_seen__lt=now - timedelta(days=1)).delete()
     QueueRun.objects.filter(started_at__lt=now - timedelta(days=30)).exclude(jobs__status__in=Job.PENDING).delete()

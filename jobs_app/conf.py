@@ -31,8 +31,11 @@ OUTCOME_RETRY_SECONDS = 0.5
 MAX_PROCESSES = int(os.environ.get("JOBS_MAX_PROCESSES") or os.cpu_count() or 1)
 # A job whose worker died this many times is failed instead of tried again (it may be what kills them).
 MAX_LOST = int(os.environ.get("JOBS_MAX_LOST", 3))
-# Finished jobs are kept this long for the throughput graph, the progress bar and the "completed" count.
-COMPLETED_RETENTION_SECONDS = _seconds("JOBS_COMPLETED_RETENTION_SECONDS", 3600)
+# Completed jobs are kept this long (the throughput graph, progress bars, the "completed" count), then the
+# nightly database cleanup removes them, PURGE_BATCH_SIZE rows per short transaction. Failed jobs stay until
+# an administrator clears them.
+COMPLETED_RETENTION_DAYS = float(os.environ.get("JOBS_COMPLETED_RETENTION_DAYS", 7))
+PURGE_BATCH_SIZE = 1000
 # Immich's JOBS_ASSET_PAGINATION_SIZE: "queue all" jobs stream ids and queue them this many at a time.
 QUEUE_ALL_BATCH_SIZE = int(os.environ.get("JOBS_QUEUE_ALL_BATCH_SIZE", 1000))
 # Pool processes kept ready beyond the jobs in flight, so that a new job starts without a fork.

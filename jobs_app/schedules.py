@@ -68,12 +68,12 @@ def nightly_cron(config) -> str:
 
 
 def fire_nightly(config) -> list[str]:
-    """Immich's NightlyJobs: trash purge, user deletion check, memory and idle real-time HLS session cleanup,
-    missing thumbnails, new faces, memories, quota usage."""
+    """Immich's NightlyJobs: trash purge, user deletion check, memory, idle real-time HLS session and old
+    completed job cleanup, missing thumbnails, new faces, memories, quota usage."""
     nightly, done = config.nightlyTasks, []
     if nightly.databaseCleanup:
-        done += [_enqueue_once("backgroundTask", name)
-                 for name in ("AssetDeleteCheck", "UserDeleteCheck", "MemoryCleanup", "HlsSessionCleanup")]
+        done += [_enqueue_once("backgroundTask", name) for name in (
+            "AssetDeleteCheck", "UserDeleteCheck", "MemoryCleanup", "HlsSessionCleanup", "JobHistoryCleanup")]
     if nightly.missingThumbnails:
         done.append(_start("thumbnailGeneration", False))
     if nightly.clusterNewFaces:

@@ -99,6 +99,28 @@ def enqueue_stream(queue_name: str, name: str, items: Iterable[dict], *, run_id:
     return count
 
 
+# --- Retention ---------------------------------------------------------------------------------------
+
+
+@retry_on_busy
+def _delete_completed_batch(cutoff, batch_size: int) -> int:
+    with transaction.atomic():
+        ids = list(Job.objects.filter(status=Job.COMPLETED, finished_at__lt=cutoff).order_by()
+                   .values_list("id", flat=True)[:batch_size])
+        return Job.objects.filter(id__in=ids).delete()[0] if ids else 0
+
+
+def purge_completed_jobs(now=None, *, batch_size: int = conf.PURGE_BATCH_SIZE) -> int:
+    """The nightly cleanup of the job history: completed jobs finished more than the retention period ago
+    are removed, `batch_size` rows per transaction so that other writers (workers finishing jobs) wait for
+    one short batch at most, never for the whole purge. Failed jobs stay until cleared. Returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=conf.COMPLETED_RETENTION_DAYS)
+    removed = 0
+    while batch := _delete_completed_batch(cutoff, batch_size):
+        removed += batch
+    return removed
+
+
 # --- Reading -----------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ apps' jobs live in those apps (their tasks.py, imported by their AppConfig.ready
 
 from collections.abc import Callable, Iterable
 
-from . import backup, services
+from . import backup, conf, services
 from .handlers import job_handler
 from .queues import QUEUES, QUEUES_BY_NAME
 
@@ -37,6 +37,12 @@ job_handler(*(queue.queue_all_job for queue in QUEUES if queue.item_job), placeh
 
 
 # --- Background tasks of the engine -------------------------------------------------------------------
+
+
+@job_handler("JobHistoryCleanup")
+def purge_completed_jobs(job) -> str:
+    return (f"removed {services.purge_completed_jobs()} completed job(s) finished more than "
+            f"{conf.COMPLETED_RETENTION_DAYS:g} day(s) ago")
 
 
 @job_handler("DatabaseBackup")

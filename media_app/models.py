@@ -60,6 +60,9 @@ class Asset(models.Model):
     file_size = models.BigIntegerField(default=0)
     file_created_at = models.DateTimeField(null=True, blank=True)
     file_modified_at = models.DateTimeField(null=True, blank=True)
+    file_mtime_ns = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="A library file's st_mtime_ns when last scanned: a rescan compares integers, not dates.")
     created_at = models.DateTimeField(default=timezone.now, help_text="When the server imported it.")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -122,7 +125,15 @@ class Asset(models.Model):
 
     class Meta:
         ordering = ["-local_taken_at", "-created_at"]
-        indexes = [models.Index(fields=["owner", "-local_taken_at"], name="asset_timeline")]
+        indexes = [
+            models.Index(fields=["owner", "-local_taken_at"], name="asset_timeline"),
+            # A library rescan reads these four columns of every file, and the few offline ones.
+            models.Index(fields=["library", "original_path", "file_size", "file_mtime_ns"],
+                         condition=Q(library__isnull=False), name="asset_library_scan"),
+            models.Index(fields=["library"], condition=Q(is_offline=True), name="asset_library_offline"),
+            models.Index(fields=["owner", "id", "latitude", "longitude"], name="asset_map_markers",
+                         condition=Q(latitude__isnull=False, longitude__isnull=False, deleted_at__isnull=True)),
+        ]
         constraints = [
             # An upload is stored once per owner; library files are unique by path in their library.
             models.UniqueConstraint(fields=["owner", "checksum"], condition=Q(library__isnull=True),

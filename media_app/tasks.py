@@ -154,8 +154,9 @@ def sync_library(job) -> str:
     library_id = job.data["id"]
     if not libraries.Library.objects.filter(pk=library_id).exists():
         return f"library {library_id} no longer exists"
-    result = libraries.scan_library(library_id, force=bool(job.data.get("force")))
-    queue_metadata_many(result.to_process, "library")
+    # Queued batch by batch as the scan goes: a first import of a large library never holds every id.
+    result = libraries.scan_library(library_id, force=bool(job.data.get("force")),
+                                    process=lambda asset_ids: queue_metadata_many(asset_ids, "library"))
     return (f"{result.new} new, {result.changed} changed, {result.offline} offline, {result.online} back online, "
             f"{len(result.errors)} error(s)")
 

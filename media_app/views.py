@@ -21,7 +21,7 @@ from .models import Asset
 from .services import memories, sharing
 from .services import trash as trash_service
 from .services.thumbnails import absolute
-from .services.timeline import geotagged_assets, timeline_page
+from .services.timeline import map_markers, timeline_page
 
 FILE_SIZES = ("thumbnail", "preview", "fullsize")
 
@@ -142,7 +142,7 @@ def share_selection(request):
 @require_GET
 def asset_detail(request, asset_id):
     asset = get_object_or_404(Asset, pk=asset_id, owner=request.user)
-    pin = [{"id": str(asset.id), "lat": asset.latitude, "lon": asset.longitude, "thumbnail": "", "url": ""}]
+    pin = [["", asset.latitude, asset.longitude]]  # no id: a plain pin, not a link to this very page
     config = get_config()
     # Real-time HLS (alpha): the page offers the master playlist; static/js/video-hls.js plays it with hls.js
     realtime = asset.is_video and config.ffmpeg.realtime.enabled
@@ -192,17 +192,11 @@ def trash_empty(request):
 # --- Map ----------------------------------------------------------------------------------------------
 
 
-def map_markers(owner) -> list[dict]:
-    return [{"id": str(asset.id), "lat": asset.latitude, "lon": asset.longitude,
-             "thumbnail": f"/api/assets/{asset.id}/thumbnail?size=thumbnail", "url": f"/photos/{asset.id}/"}
-            for asset in geotagged_assets(owner).only("id", "latitude", "longitude")]
-
-
 @login_required
 @require_GET
 def map_page(request):
     config = get_config()
-    markers = map_markers(request.user) if config.map.enabled else []
+    markers = map_markers(request.user) if config.map.enabled else []  # [id, lat, lon]: the page links them
     return render(request, "media_app/map.html", {"map": config.map, "markers": markers})
 
 

@@ -5,19 +5,20 @@ modification time, size) and reports new, changed, offline (removed or newly exc
 files. Files are never written, moved or deleted on disk; the assets to process (metadata, then
 thumbnails) are returned for the caller — the library job — to queue."""
 
+import itertools
 import logging
+import operator
 import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from ..formats import asset_type_for
+from ..formats import TYPE_BY_EXTENSION, asset_type_for
 from ..models import Asset, Library
 from .files import sha1_of
 
@@ -150,6 +151,49 @@ def save_library(library: Library | None = None, *, owner=None, name: str | None
 
 # --- Scanning --------------------------------------------------------------------------------------------
 
+# Patterns by what they need to see, so that the common ones cost one short match on a name, not a match of
+# every pattern against every absolute path: "**/NAME" (a file name anywhere) and "**/NAME/**" (anything under
+# a folder of that name; checked once per folder, since what lies under a skipped folder is never visited).
+# Character classes may match "/" once negated, so patterns with them are matched on the whole path.
+_NAME_ONLY = re.compile(r"(?:\*\*/)?([^/\[\]]+)")
+_FOLDER_NAME = re.compile(r"\*\*/([^/\[\]]+)/\*\*")
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    file_name: re.Pattern  # over "/"-separated names of a folder's files: each supported, non-excluded one
+    folder_name: re.Pattern | None  # on a folder's name (and on each part of an import path)
+    whole_path: re.Pattern | None  # on the absolute path (a folder's with a trailing "/")
+
+    @classmethod
+    def of(cls, patterns: list[str]) -> "Exclusions":
+        names, folders, others = [], [], []
+        for pattern in patterns:
+            if folder := _FOLDER_NAME.fullmatch(pattern):
+                folders.append(folder.group(1))
+            elif (name := _NAME_ONLY.fullmatch(pattern)) and "**" not in name.group(1) and (
+                    "/" not in pattern or pattern.startswith("**/")):
+                names.append(name.group(1))
+            else:
+                others.append(compile_pattern(pattern).pattern)
+
+        def name_regex(globs):
+            # compile_pattern("**/g") is "^(?:.*/)?<g>$": keep <g>, which never matches a "/".
+            return "|".join(compile_pattern("**/" + glob).pattern[len("^(?:.*/)?"):-1] for glob in globs)
+
+        excluded = name_regex(names + folders)
+        suffixes = "|".join(re.escape(suffix[1:]) for suffix in TYPE_BY_EXTENSION)
+        # One pass of the regex engine over a whole folder's names (a name never holds a "/"): a name with
+        # something before its last dot, a supported suffix in any case, and no exclusion.
+        file_name = (f"/(?!(?:{excluded})/)" if excluded else "/") + f"([^/]+\\.(?i:{suffixes}))(?=/)"
+        return cls(file_name=re.compile(file_name),
+                   folder_name=re.compile(f"(?:{name_regex(folders)})$") if folders else None,
+                   whole_path=re.compile("|".join(others)) if others else None)
+
+    def excludes_import_path(self, path: str) -> bool:
+        """An import path inside an excluded folder: nothing under it is imported."""
+        return self.folder_name is not None and any(self.folder_name.match(part) for part in path.split("/") if part)
+
 
 @dataclass
 class ScanResult:
@@ -159,117 +203,196 @@ class ScanResult:
     online: int = 0
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
-    # Assets whose metadata and thumbnails must be (re)made: new, changed, or back with a changed file.
+    # Assets whose metadata and thumbnails must be (re)made: new, changed, or back with a changed file
+    # (unless the scan was given a `process` callback, which receives them batch by batch instead).
     to_process: list = field(default_factory=list)
 
 
+_SIZE, _MTIME_NS = operator.attrgetter("st_size"), operator.attrgetter("st_mtime_ns")
+
+
+def _stat_or_none(path: str, errors: list[str]):
+    try:
+        return os.stat(path)
+    except OSError as error:
+        errors.append(f"Cannot read “{path}”: {error.strerror}.")
+        return None
+
+
 def walk(import_paths: list[str], patterns: list[str], errors: list[str]):
-    """Yield (path, stat) for every supported, non-excluded file under the import paths."""
+    """Yield, folder by folder, the list of (path, size, mtime_ns) of its supported, non-excluded files.
+
+    Per file, only what a bare scandir + stat walk does: names are filtered and files stated a folder at a
+    time, in C loops (regex, map, zip)."""
+    exclusions = Exclusions.of(patterns)
+    file_names, folder_name, whole_path = exclusions.file_name.findall, exclusions.folder_name, exclusions.whole_path
     for root in import_paths:
         problem = import_path_error(root)
         if problem:
             errors.append(problem)
             continue
+        if exclusions.excludes_import_path(root):
+            continue
         stack = [root]
         while stack:
             folder = stack.pop()
+            names = []
             try:
-                entries = list(os.scandir(folder))
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        try:
+                            if entry.is_dir(follow_symlinks=False):
+                                if not ((folder_name and folder_name.match(entry.name))
+                                        or (whole_path and whole_path.match(entry.path + "/"))):
+                                    stack.append(entry.path)
+                            elif entry.is_file():
+                                names.append(entry.name)
+                        except OSError as error:
+                            errors.append(f"Cannot read “{entry.path}”: {error.strerror}.")
             except OSError as error:
                 errors.append(f"Cannot read “{folder}”: {error.strerror}.")
                 continue
-            for entry in entries:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        if not is_excluded(entry.path + "/", patterns):
-                            stack.append(entry.path)
-                    elif entry.is_file() and asset_type_for(entry.name) and not is_excluded(entry.path, patterns):
-                        yield entry.path, entry.stat()
-                except OSError as error:
-                    errors.append(f"Cannot read “{entry.path}”: {error.strerror}.")
+            paths = [folder + "/" + name for name in file_names("/" + "/".join(names) + "/")]
+            if whole_path:
+                paths = [path for path in paths if not whole_path.match(path)]
+            try:
+                stats = list(map(os.stat, paths))
+            except OSError:  # one went away or cannot be read: take them one by one
+                stats = [_stat_or_none(path, errors) for path in paths]
+                paths = [path for path, stat in zip(paths, stats, strict=True) if stat]
+                stats = list(filter(None, stats))
+            files = list(zip(paths, map(_SIZE, stats), map(_MTIME_NS, stats), strict=True))
+            if files:
+                yield files
 
 
 def _mtime(stat) -> datetime:
     return datetime.fromtimestamp(stat.st_mtime, tz=UTC)
 
 
-def scan_library(library_id, *, force: bool = False) -> ScanResult:
-    """Scan one library. `force` treats every file as changed (re-extract everything)."""
+def file_facts(stat) -> dict:
+    """The asset fields a library file's stat decides."""
+    return {"file_size": stat.st_size, "file_modified_at": _mtime(stat), "file_mtime_ns": stat.st_mtime_ns}
+
+
+def _same_within_a_microsecond(stored: tuple, found: tuple) -> bool:
+    """Rows from before file_mtime_ns hold file_modified_at's time, which was rounded to the microsecond."""
+    _path, size, mtime_ns = stored
+    return (size == found[1] and mtime_ns is not None and mtime_ns % 1000 == 0
+            and abs(mtime_ns // 1000 - found[2] // 1000) <= 1)
+
+
+def _known_files(assets) -> dict[str, tuple[str, int, int | None]]:
+    """{path: (path, size, mtime_ns)} of every file of the library, from one query over a covering index,
+    keeping the plain rows the database driver returns."""
+    sql, params = assets.values_list("original_path", "file_size", "file_mtime_ns").query.sql_with_params()
+    known = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(BULK_SIZE * 10):
+            known.update(zip(map(_PATH, rows), rows, strict=True))
+    return known
+
+
+_PATH = operator.itemgetter(0)
+
+
+class _Scan:
+    """One scan of one library. A folder's files, as (path, size, mtime_ns) tuples, are compared with the
+    stored rows in one list comparison, so an unchanged folder costs no Python step per file; new files are
+    created in batches as the walk goes, so a first import streams: it never holds every path."""
+
+    def __init__(self, library: Library, force: bool, process):
+        self.library, self.force, self.process = library, force, process
+        self.result = ScanResult()
+        self.assets = Asset.objects.filter(library=library).order_by()
+        # Each file found is taken out of `known`: what is left at the end is gone (or now excluded).
+        self.known = _known_files(self.assets)
+        self.offline = set(self.assets.filter(is_offline=True).values_list("original_path", flat=True))
+        self.new_paths: list[str] = []
+        self.changed_paths: list[str] = []
+
+    def run(self) -> ScanResult:
+        known, result = self.known, self.result
+        for files in walk(self.library.import_paths, self.library.exclusion_patterns, result.errors):
+            stored = list(map(known.pop, map(_PATH, files), itertools.repeat(None)))
+            if stored == files and not self.force:
+                result.unchanged += len(files)
+                continue
+            for file, record in zip(files, stored, strict=True):
+                if record is None:
+                    self.new_paths.append(file[0])
+                elif not self.force and (record == file or _same_within_a_microsecond(record, file)):
+                    result.unchanged += 1
+                else:
+                    self.changed_paths.append(file[0])
+            if len(self.new_paths) >= BULK_SIZE:
+                self.create_new()
+        self.create_new()
+        self.update_changed()
+        found_offline = [path for path in self.offline if path not in known]
+        gone = [path for path in known if path not in self.offline]
+        result.offline = self._set_offline(gone, True)
+        result.online = self._set_offline(found_offline, False)
+        return result
+
+    def create_new(self) -> None:
+        new_assets = [asset for asset in (_new_asset(self.library, path, self.result.errors)
+                                          for path in self.new_paths) if asset is not None]
+        self.new_paths = []
+        if new_assets:
+            with transaction.atomic():
+                Asset.objects.bulk_create(new_assets, batch_size=BULK_SIZE)
+            self.result.new += len(new_assets)
+            self.process([asset.id for asset in new_assets])
+
+    def update_changed(self) -> None:
+        changed_ids = []
+        for path in self.changed_paths:
+            try:
+                stat = os.stat(path)
+                checksum = sha1_of(path)
+            except OSError as error:
+                self.result.errors.append(f"Cannot read “{path}”: {error.strerror}.")
+                continue
+            asset_id = self.assets.filter(original_path=path).values_list("id", flat=True).first()
+            Asset.objects.filter(pk=asset_id).update(**file_facts(stat), checksum=checksum, is_offline=False,
+                                                     metadata_extracted_at=None)
+            changed_ids.append(asset_id)
+        self.result.changed += len(changed_ids)
+        if changed_ids:
+            self.process(changed_ids)
+
+    def _set_offline(self, paths: list[str], offline: bool) -> int:
+        return sum(self.assets.filter(original_path__in=paths[start:start + BULK_SIZE]).update(is_offline=offline)
+                   for start in range(0, len(paths), BULK_SIZE))
+
+
+def scan_library(library_id, *, force: bool = False, process=None) -> ScanResult:
+    """Scan one library. `force` treats every file as changed (re-extract everything). `process`, when
+    given, receives the ids of assets to process in batches as the scan goes, so that a first import of a
+    large library never holds them all."""
     library = Library.objects.get(pk=library_id)
-    result = ScanResult()
-    known = {
-        path: (asset_id, modified, size, offline)
-        for asset_id, path, modified, size, offline in Asset.objects.filter(library=library).values_list(
-            "id", "original_path", "file_modified_at", "file_size", "is_offline").iterator(chunk_size=BULK_SIZE)
-    }
-    seen: set[str] = set()
-    new_assets: list[Asset] = []
-    changed_ids, online_ids = [], []
-    for path, stat in walk(library.import_paths, library.exclusion_patterns, result.errors):
-        seen.add(path)
-        record = known.get(path)
-        if record is None:
-            asset = _new_asset(library, path, stat, result.errors)
-            if asset is not None:
-                new_assets.append(asset)
-            if len(new_assets) >= BULK_SIZE:
-                _create(new_assets, result)
-                new_assets = []
-            continue
-        asset_id, modified, size, offline = record
-        is_changed = force or size != stat.st_size or modified != _mtime(stat)
-        if offline:
-            online_ids.append(asset_id)
-        if is_changed:
-            changed_ids.append((asset_id, path, stat))
-        else:
-            result.unchanged += 1
-    _create(new_assets, result)
-
-    for asset_id, path, stat in changed_ids:
-        try:
-            checksum = sha1_of(path)
-        except OSError as error:
-            result.errors.append(f"Cannot read “{path}”: {error.strerror}.")
-            continue
-        Asset.objects.filter(pk=asset_id).update(
-            file_size=stat.st_size, file_modified_at=_mtime(stat), checksum=checksum, is_offline=False,
-            metadata_extracted_at=None)
-        result.changed += 1
-        result.to_process.append(asset_id)
-    for start in range(0, len(online_ids), BULK_SIZE):
-        result.online += Asset.objects.filter(pk__in=online_ids[start:start + BULK_SIZE]).update(is_offline=False)
-
-    gone = [record[0] for path, record in known.items() if path not in seen and not record[3]]
-    for start in range(0, len(gone), BULK_SIZE):
-        result.offline += Asset.objects.filter(pk__in=gone[start:start + BULK_SIZE]).update(is_offline=True)
-
+    collected = []
+    result = _Scan(library, force, process or collected.extend).run()
+    result.to_process = collected
     Library.objects.filter(pk=library.pk).update(
         last_scanned_at=timezone.now(), last_scan_new=result.new, last_scan_changed=result.changed,
         last_scan_offline=result.offline, last_scan_online=result.online, last_scan_errors=result.errors)
     return result
 
 
-def _new_asset(library: Library, path: str, stat, errors: list[str]) -> Asset | None:
+def _new_asset(library: Library, path: str, errors: list[str]) -> Asset | None:
     try:
+        stat = os.stat(path)
         checksum = sha1_of(path)
     except OSError as error:
         errors.append(f"Cannot read “{path}”: {error.strerror}.")
         return None
-    modified = _mtime(stat)
-    created = min(modified, datetime.fromtimestamp(stat.st_ctime, tz=UTC))
+    facts = file_facts(stat)
+    created = min(facts["file_modified_at"], datetime.fromtimestamp(stat.st_ctime, tz=UTC))
     return Asset(owner_id=library.owner_id, library=library, type=asset_type_for(path), original_path=path,
-                 original_filename=Path(path).name, checksum=checksum, file_size=stat.st_size,
-                 file_modified_at=modified, file_created_at=created)
-
-
-def _create(assets: list[Asset], result: ScanResult) -> None:
-    if not assets:
-        return
-    with transaction.atomic():
-        Asset.objects.bulk_create(assets, batch_size=BULK_SIZE)
-    result.new += len(assets)
-    result.to_process.extend(asset.id for asset in assets)
+                 original_filename=os.path.basename(path), checksum=checksum, file_created_at=created, **facts)
 
 
 def library_ids_to_scan() -> list:

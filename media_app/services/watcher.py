@@ -91,8 +91,9 @@ class LibraryWatcher:
     def mark_files_under(self, folder: str) -> None:
         """A folder created or moved in: each of its files waits until it is stable, like any other."""
         for library in _libraries_of(folder):
-            for path, _stat in libraries.walk([folder], library.exclusion_patterns, []):
-                self.mark(path)
+            for files in libraries.walk([folder], library.exclusion_patterns, []):
+                for path, _size, _mtime_ns in files:
+                    self.mark(path)
 
     def due_paths(self, now: float | None = None) -> list[str]:
         """Pending paths unchanged for STABLE_SECONDS; a path that changed since is re-armed."""
@@ -190,7 +191,7 @@ def _sync_file(library: Library, path: str, stat) -> list:
         return []
     if asset is None:
         errors: list[str] = []
-        new = libraries._new_asset(library, path, stat, errors)
+        new = libraries._new_asset(library, path, errors)
         if new is None:
             log.warning("library watcher: %s", "; ".join(errors))
             return []
@@ -208,8 +209,8 @@ def _sync_file(library: Library, path: str, stat) -> list:
         if asset.is_offline:
             Asset.objects.filter(pk=asset.pk).update(is_offline=False)
         return []
-    Asset.objects.filter(pk=asset.pk).update(file_size=stat.st_size, file_modified_at=modified,
-                                             checksum=checksum, is_offline=False, metadata_extracted_at=None)
+    Asset.objects.filter(pk=asset.pk).update(**libraries.file_facts(stat), checksum=checksum, is_offline=False,
+                                             metadata_extracted_at=None)
     log.info("library watcher: %s changed", path)
     return [asset.pk]
 

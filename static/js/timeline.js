@@ -198,19 +198,20 @@
     const map = new window.maplibregl.Map({ container, style: styleFor(container), center: [0, 20], zoom: 1,
       attributionControl: true });
     const bounds = new window.maplibregl.LngLatBounds();
-    markers.forEach((marker) => {
-      let options = {}; // no thumbnail (the asset's own page): MapLibre's default pin
-      if (marker.thumbnail) {
+    // Markers are [asset id, latitude, longitude], compact for maps of many thousands of photos.
+    markers.forEach(([id, lat, lon]) => {
+      let options = {}; // no id (the asset's own page): MapLibre's default pin
+      if (id) {
         const element = document.createElement("a");
         element.className = "map-marker";
-        element.href = marker.url;
+        element.href = `/photos/${id}/`;
         const img = document.createElement("img");
-        img.src = marker.thumbnail; img.alt = "";
+        img.src = `/api/assets/${id}/thumbnail?size=thumbnail`; img.alt = "";
         element.appendChild(img);
         options = { element };
       }
-      new window.maplibregl.Marker(options).setLngLat([marker.lon, marker.lat]).addTo(map);
-      bounds.extend([marker.lon, marker.lat]);
+      new window.maplibregl.Marker(options).setLngLat([lon, lat]).addTo(map);
+      bounds.extend([lon, lat]);
     });
     if (markers.length) map.fitBounds(bounds, { padding: 60, maxZoom: Number(container.dataset.maxZoom || 14), animate: false });
     if (window.matchMedia) {

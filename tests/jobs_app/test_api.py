@@ -111,3 +111,16 @@ def test_api_key_clients_need_no_csrf_but_browser_sessions_do(admin_user):
     browser.force_login(admin_user)
     assert put(browser, "/api/jobs/library", {"command": "resume"}).status_code == 403
     assert services.queue_status("library").is_paused
+
+
+def test_get_jobs_costs_the_same_queries_however_many_jobs(admin_client, django_assert_max_num_queries):
+    from django.utils import timezone
+
+    from jobs_app.models import Job
+
+    Job.objects.bulk_create(Job(queue="metadataExtraction", name="AssetExtractMetadata", status=Job.COMPLETED,
+                                finished_at=timezone.now()) for _ in range(500))
+    admin_client.get("/api/jobs")  # the settings are read once per process, not per request
+    with django_assert_max_num_queries(10):
+        body = admin_client.get("/api/jobs").json()
+    assert body["metadataExtraction"]["jobCounts"]["completed"] == 500

@@ -175,3 +175,25 @@ def test_running_jobs_show_the_progress_their_handler_reports(admin_client, htmx
     assert Job.objects.get(pk=job.pk).progress == 42
     Job.objects.filter(pk=job.pk).update(status=Job.COMPLETED)
     assert "AssetEncodeVideo abc" not in queue_card(panel(admin_client, htmx_headers), "videoConversion")
+
+
+def test_the_dashboard_costs_the_same_queries_however_many_jobs(admin_client, django_assert_max_num_queries):
+    from django.utils import timezone
+
+    from jobs_app.models import Job
+
+    def seed(count):
+        now = timezone.now()
+        Job.objects.bulk_create(
+            Job(queue="thumbnailGeneration", name="AssetGenerateThumbnails", status=status, finished_at=now,
+                error="boom" if status == Job.FAILED else "")
+            for index in range(count) for status in (Job.COMPLETED, Job.FAILED))
+
+    seed(1)
+    admin_client.get("/admin/jobs/")  # the settings are read once per process, not per page
+    with django_assert_max_num_queries(20):
+        assert admin_client.get("/admin/jobs/").status_code == 200
+    seed(200)
+    with django_assert_max_num_queries(20):
+        html = admin_client.get("/admin/jobs/").content.decode()
+    assert "boom" in html

@@ -81,7 +81,7 @@ def test_nightly_tasks_queue_the_cleanup_and_missing_work(admin_user):
     queued = set(Job.objects.values_list("queue", "name"))
     assert queued == {("backgroundTask", "AssetDeleteCheck"), ("backgroundTask", "UserDeleteCheck"),
                       ("backgroundTask", "MemoryCleanup"), ("backgroundTask", "HlsSessionCleanup"),
-                      ("backgroundTask", "MemoryGenerate"),
+                      ("backgroundTask", "JobHistoryCleanup"), ("backgroundTask", "MemoryGenerate"),
                       ("backgroundTask", "UserSyncUsage"), ("thumbnailGeneration", "AssetGenerateThumbnailsQueueAll"),
                       ("facialRecognition", "FacialRecognitionQueueAll")}
     assert Job.objects.get(name="AssetGenerateThumbnailsQueueAll").data == {"force": False}

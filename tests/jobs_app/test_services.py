@@ -200,3 +200,33 @@ def test_every_queue_is_known_by_name():
         "smartSearch", "duplicateDetection", "backgroundTask", "storageTemplateMigration", "migration", "sidecar",
         "library", "notifications", "backupDatabase", "search", "workflow", "editor", "integrityCheck"}
     assert QueueRun.objects.count() == 0
+
+
+# --- Retention of finished jobs ---------------------------------------------------------------------------
+
+
+def test_the_nightly_cleanup_removes_old_completed_jobs_in_batches_and_keeps_failed_ones(monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs_app import conf
+
+    monkeypatch.setattr(conf, "COMPLETED_RETENTION_DAYS", 7)
+    now = timezone.now()
+    old, recent = now - timedelta(days=7, minutes=1), now - timedelta(days=6, hours=23)
+    Job.objects.bulk_create(
+        [Job(queue="backgroundTask", name="Old", status=Job.COMPLETED, finished_at=old) for _ in range(5)]
+        + [Job(queue="backgroundTask", name="Recent", status=Job.COMPLETED, finished_at=recent),
+           Job(queue="backgroundTask", name="OldFailure", status=Job.FAILED, finished_at=old - timedelta(days=90)),
+           Job(queue="backgroundTask", name="Waiting", status=Job.WAITING)])
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.purge_completed_jobs(now, batch_size=2) == 5
+    deletes = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("DELETE")]
+    assert len(deletes) == 3  # 2 + 2 + 1 rows, each in its own short transaction
+    assert set(Job.objects.values_list("name", flat=True)) == {"Recent", "OldFailure", "Waiting"}
+
+    job = Job.objects.create(queue="backgroundTask", name="JobHistoryCleanup")
+    Job.objects.filter(name="Recent").update(finished_at=now - timedelta(days=8))
+    assert get_handler("JobHistoryCleanup").func(job) == "removed 1 completed job(s) finished more than 7 day(s) ago"
+    assert not Job.objects.filter(name="Recent").exists()

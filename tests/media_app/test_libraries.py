@@ -172,3 +172,62 @@ def test_force_treats_every_file_as_changed(library):
 def test_every_library_is_listed_for_the_cron(library, user, folder):
     second = save_library(owner=user, name="Second", import_paths=[str(folder / "2019")])
     assert set(libraries.library_ids_to_scan()) == {library.id, second.id}
+
+
+# --- Scanning at scale: the fast paths agree with the plain rules ----------------------------------------
+
+SCAN_PATTERNS = [
+    ["**/@eaDir/**", "**/._*", "**/#recycle/**", "**/#snapshot/**"],  # Immich's defaults
+    ["*.mp4", "**/Thumbs*", "**/ca?he/**"],
+    ["**/IMG_[!0-9]*.jpg", "/ROOT/keep/*", "**/deep/**/x*.jpg", "**/*"],
+    [],
+]
+
+
+@pytest.mark.parametrize("patterns", SCAN_PATTERNS)
+def test_the_walk_finds_exactly_the_supported_files_that_no_pattern_excludes(tmp_path, patterns):
+    root = tmp_path / "lib"
+    names = ["a.jpg", "B.JPG", "._a.jpg", "clip.mp4", "notes.txt", ".jpg", "..jpg", "x.", "Thumbs1.png",
+             "IMG_x.jpg", "IMG_1.jpg", "x1.jpg", "weird name ü.heic"]
+    for folder in ["", "@eaDir", "cache", "keep", "keep/sub", "deep/a/b", "#recycle/inner", "ok.jpg"]:
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (root / folder / name).write_bytes(b"x")
+    patterns = [pattern.replace("/ROOT", str(root)) for pattern in patterns]
+
+    found = {path for files in libraries.walk([str(root)], patterns, []) for path, _size, _mtime in files}
+
+    expected = set()
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [name for name in dirs if not is_excluded(os.path.join(folder, name) + "/", patterns)]
+        expected |= {os.path.join(folder, name) for name in files if libraries.asset_type_for(name)
+                     and not is_excluded(os.path.join(folder, name), patterns)}
+    assert found == expected
+    assert patterns != SCAN_PATTERNS[0] or f"{root}/@eaDir/a.jpg" not in found and f"{root}/a.jpg" in found
+
+
+def test_an_import_path_inside_an_excluded_folder_imports_nothing(user, folder, media_root):
+    library = save_library(owner=user, name="NAS", import_paths=[str(folder / "@eaDir")])
+    assert scan_library(library.id).new == 0
+
+
+def test_rows_stored_before_nanosecond_times_are_not_taken_for_changed(library):
+    """file_modified_at used to be the only time kept, rounded to the microsecond: the migration copies it
+    into file_mtime_ns, and a rescan must not re-read every file for that."""
+    scan_library(library.id)
+    for asset in Asset.objects.filter(library=library):
+        microseconds = round(os.stat(asset.original_path).st_mtime * 1_000_000)
+        Asset.objects.filter(pk=asset.pk).update(file_mtime_ns=microseconds * 1000)
+    result = scan_library(library.id)
+    assert (result.unchanged, result.changed) == (3, 0)
+    assert scan_library(library.id, force=True).changed == 3
+
+
+def test_a_scan_hands_the_assets_to_process_in_batches(library, folder, monkeypatch):
+    monkeypatch.setattr(libraries, "BULK_SIZE", 2)
+    batches = []
+    result = scan_library(library.id, process=batches.append)
+    assert result.new == 3 and result.to_process == []
+    assert sorted(len(batch) for batch in batches) == [1, 2]
+    assert {asset_id for batch in batches for asset_id in batch} == set(
+        Asset.objects.filter(library=library).values_list("id", flat=True))

@@ -147,3 +147,21 @@ def test_videos_show_in_the_timeline_with_a_badge(user_client, user, media_root)
     video = add_asset(user, VIDEOS / "h264_aac_640x360_3s.mp4")
     html = user_client.get("/photos/").content.decode()
     assert tile_ids(html) == [str(video.id)] and 'class="badge"' in html
+
+
+def test_a_timeline_page_costs_the_same_queries_however_many_photos(user_client, user, django_assert_max_num_queries):
+    def seed(count, start):
+        Asset.objects.bulk_create(Asset(owner=user, type="image", original_path=f"/p/{index}.jpg",
+                                        original_filename=f"{index}.jpg", checksum=f"{index:040x}",
+                                        local_taken_at=f"2020-01-{1 + index % 28:02d}T12:00:00Z")
+                                  for index in range(start, start + count))
+
+    seed(3, 0)
+    user_client.get("/photos/")  # the settings are read once per process, not per page
+    with django_assert_max_num_queries(8):
+        assert len(tile_ids(user_client.get("/photos/").content.decode())) == 3
+    seed(300, 3)
+    with django_assert_max_num_queries(8):
+        assert len(tile_ids(user_client.get("/photos/").content.decode())) == timeline.PAGE_SIZE
+    with django_assert_max_num_queries(8):
+        assert user_client.get("/photos/?page=2", HTTP_HX_REQUEST="true").status_code == 200

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('media_app', '0009_library_scan_indexes'),
+        ('media_app', '0011_library_scan_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

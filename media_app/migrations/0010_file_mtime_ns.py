@@ -25,7 +25,7 @@ def backfill_library_mtimes(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('media_app', '0007_integrity_encoded_video'),
+        ('media_app', '0009_shared_link_album'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('media_app', '0008_file_mtime_ns'),
+        ('media_app', '0010_file_mtime_ns'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

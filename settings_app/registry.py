@@ -186,6 +186,17 @@ CLIP_MODELS = {
     "LABSE-Vit-L-14": 768, "XLM-Roberta-Large-ViT-H-14__frozen_laion5b_s13b_b90k": 1024,
 }
 
+# The CLIP model list, smallest embeddings first: models of one size are interchangeable in the database.
+CLIP_MODEL_CHOICE = Choice(sorted(CLIP_MODELS, key=lambda name: (CLIP_MODELS[name], name.lower())),
+                           group_of={name: f"{size}-dimensional embeddings" for name, size in CLIP_MODELS.items()})
+IMMICH_FACE_MODELS = ["antelopev2", "buffalo_l", "buffalo_m", "buffalo_s"]
+FACE_MODEL_CHOICE = Choice(
+    [(BUNDLED_FACE_MODEL, "Bundled (MTCNN + FaceNet, works offline)"), *IMMICH_FACE_MODELS],
+    group_of={BUNDLED_FACE_MODEL: "Bundled with this server",
+              **{name: "Immich's models (an Immich ML server, or their files in the model cache)"
+                 for name in IMMICH_FACE_MODELS}},
+)
+
 
 def _image_keys() -> tuple[Key, ...]:
     keys = []
@@ -392,7 +403,7 @@ CATEGORIES: tuple[Category, ...] = (
         Key("machineLearning.availabilityChecks.interval", Int(1000, 86400000, "ms"), 30000, "Check interval",
             depends_on="machineLearning.availabilityChecks.enabled"),
         Key("machineLearning.clip.enabled", Bool(), True, "Enable smart search"),
-        Key("machineLearning.clip.modelName", Choice(sorted(CLIP_MODELS)), "ViT-B-32__openai", "CLIP model",
+        Key("machineLearning.clip.modelName", CLIP_MODEL_CHOICE, "ViT-B-32__openai", "CLIP model",
             "Changing the model deletes existing embeddings: re-run Smart Search for all images.",
             SMART_SEARCH_ALL),
         Key("machineLearning.duplicateDetection.enabled", Bool(), True, "Enable duplicate detection",
@@ -402,8 +413,7 @@ CATEGORIES: tuple[Category, ...] = (
             DUPLICATES_ALL),
         Key("machineLearning.facialRecognition.enabled", Bool(), True, "Enable facial recognition"),
         Key("machineLearning.facialRecognition.modelName",
-            Choice([(BUNDLED_FACE_MODEL, "Bundled (MTCNN + FaceNet, works offline)"), "antelopev2", "buffalo_l",
-                    "buffalo_m", "buffalo_s"]), BUNDLED_FACE_MODEL, "Facial recognition model",
+            FACE_MODEL_CHOICE, BUNDLED_FACE_MODEL, "Facial recognition model",
             "You must re-run Face Detection for all images after changing the model. Immich's models (buffalo_l, "
             "…) need an Immich ML server at the URL, or their files in the ML service's model cache folder.",
             FACE_DETECTION_ALL),

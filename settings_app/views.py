@@ -20,12 +20,13 @@ from users_app.decorators import admin_required
 
 from . import config_file, services, version_check
 from .forms import CATEGORY_FORMS
-from .kinds import Bool, Choice, CronNeverRuns, Float, Int, MultiChoice, UrlList, next_cron_runs
+from .kinds import CHOICES_NAMED_IN_FULL, Bool, Choice, CronNeverRuns, Float, Int, MultiChoice, UrlList, next_cron_runs
 from .models import SettingChange
 from .registry import CATEGORIES, CATEGORIES_BY_SLUG, KEYS_BY_PATH, Category, Key, Rerun
 
 MAX_IMPORT_BYTES = 1_000_000
 HISTORY_VALUE_CHARS = 200
+MODEL_LIST_ROWS = 10
 # Every job a settings change can make stale, addressable by the rerun buttons: (queue, force) -> Rerun.
 RERUNS = {(key.rerun.queue, key.rerun.force): key.rerun for key in KEYS_BY_PATH.values() if key.rerun}
 FORCE_FIELD = {True: "true", False: "false", None: "none"}
@@ -105,6 +106,12 @@ def _short(text: str) -> str:
     return text if len(text) <= HISTORY_VALUE_CHARS else text[: HISTORY_VALUE_CHARS - 1] + "…"
 
 
+def _filterable(key: Key) -> bool:
+    """A long list of choices: shown as a list box with a filter above it."""
+    return isinstance(key.kind, Choice) and not isinstance(key.kind, MultiChoice) and \
+        len(key.kind.choices) > CHOICES_NAMED_IN_FULL
+
+
 def _js_kind(key: Key) -> str:
     if key.secret:
         return "secret"
@@ -154,6 +161,10 @@ class FieldView:
         return isinstance(self.key.kind, MultiChoice)
 
     @property
+    def filterable(self) -> bool:
+        return _filterable(self.key)
+
+    @property
     def is_cron(self) -> bool:
         return getattr(self.key.kind, "fmt", "") == "cron"
 
@@ -188,6 +199,8 @@ def _field_views(category: Category, current: dict, saved: dict, locked: frozens
                 })
         if key.path == "theme.customCss":
             attrs["rows"] = 12
+        if _filterable(key):
+            attrs["size"] = MODEL_LIST_ROWS
         clear = key.secret and key.path in clear_secrets
         if key.secret:
             edited = clear  # a typed secret is never sent back, so the re-rendered field is empty

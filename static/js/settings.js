@@ -205,7 +205,8 @@
     const needle = filter.value.trim().toLowerCase();
     let shown = 0;
     select.querySelectorAll("option").forEach((option) => {
-      const match = !needle || option.textContent.toLowerCase().includes(needle) || option.selected;
+      const group = option.parentElement.label || "";
+      const match = !needle || option.selected || (option.textContent + " " + group).toLowerCase().includes(needle);
       option.hidden = !match;
       if (match) shown += 1;
     });

@@ -187,14 +187,17 @@
     });
   }
 
-  document.addEventListener("toggle", (event) => {
-    const section = event.target;
-    if (!section.matches || !section.matches("[data-section]")) return;
+  // Recorded on the summary's click (Enter and Space click it too), not on "toggle", which also fires
+  // when a re-rendered section is inserted open.
+  document.addEventListener("click", (event) => {
+    const summary = event.target.closest("[data-section] > summary");
+    if (!summary) return;
+    const section = summary.parentElement;
     const folded = foldedSections();
-    if (section.open) folded.delete(section.id);
-    else folded.add(section.id);
+    if (section.open) folded.add(section.id);  // about to fold
+    else folded.delete(section.id);
     sessionStorage.setItem(FOLDED_KEY, JSON.stringify([...folded]));
-  }, true);
+  });
 
   // --- Long lists of choices (CLIP and face models): a filter above the list ---------------------------
 

@@ -302,7 +302,8 @@ def test_every_category_passes_axe_without_serious_violations(page: Page, live_s
         serious = [v for v in axe_violations(page, live_server) if v["impact"] in ("serious", "critical")]
         if serious:
             problems[category.slug] = serious
-    assert not problems, problems
+    assert not problems, "\n".join(f"{slug}: {v['id']} ({v['impact']}) {v['help']}: {v['nodes']}"
+                                   for slug, found in problems.items() for v in found)
 
 
 # --- Screenshots for docs/settings-dashboard.md -------------------------------------------------------------

@@ -324,5 +324,14 @@ def test_screenshots_at_laptop_and_phone_widths_light_and_dark(page: Page, live_
             path = target / f"settings-ux-{device}-{scheme}.png"
             settled_screenshot(page, path, page.get_by_label("Issuer URL"))
             written.append(path)
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 1360, "height": 900})
+    open_category(page, live_server, "machine-learning")
+    page.get_by_label("Filter CLIP models").fill("768")
+    page.get_by_label("Enable machine learning").uncheck()
+    page.locator("#section-machine-learning-2").evaluate("section => section.scrollIntoView({block: 'start'})")
+    path = target / "settings-ux-dependent-fields.png"
+    settled_screenshot(page, path, page.locator("#blocked-machine_learning_clip_model_name"))
+    written.append(path)
     for path in written:
         assert path.stat().st_size > 10_000, path

@@ -38,8 +38,15 @@ def _lines(text: str) -> list[str]:
 
 
 def _save(request, form: LibraryForm, library: Library | None):
-    """save_library with the form's values; its errors go beside the matching fields."""
+    """save_library with the form's values; its errors go beside the matching fields. A form refused for
+    one field still has its paths and patterns checked, so every problem shows at once."""
     if not form.is_valid():
+        problems = libraries.library_input_errors(import_paths=_lines(form.data.get("import_paths", "")),
+                                                  exclusion_patterns=_lines(form.data.get("exclusion_patterns", "")))
+        for field, field_messages in problems.items():
+            if field not in form.errors:
+                for message in field_messages:
+                    form.add_error(field, message)
         return None
     data = form.cleaned_data
     target = library or Library(owner=data["owner"])
@@ -77,8 +84,11 @@ def library_list(request):
 @admin_required
 @require_http_methods(["GET", "POST"])
 def library_create(request):
-    form = LibraryForm(request.POST or None, initial={"exclusion_patterns": "\n".join(
-        Library._meta.get_field("exclusion_patterns").get_default())})
+    initial = {"exclusion_patterns": "\n".join(Library._meta.get_field("exclusion_patterns").get_default())}
+    owners = LibraryForm.base_fields["owner"].queryset.all()
+    if owners.count() == 1:  # the only possible owner is chosen already
+        initial["owner"] = owners.get().pk
+    form = LibraryForm(request.POST or None, initial=initial)
     if request.method == "POST" and (library := _save(request, form, None)):
         messages.success(request, f"Library “{library.name}” created. Scan it to import its files.")
         return redirect("libraries:list")

@@ -3,7 +3,7 @@ config-file loader, imports and management commands all validate through these f
 
 from django import forms
 
-from .kinds import StrictBooleanField
+from .kinds import Choice, MultiChoice, StrictBooleanField
 from .registry import CATEGORIES, Category, Key
 
 
@@ -55,6 +55,8 @@ def _build_form(category: Category) -> type[CategoryForm]:
     fields = {}
     for key in category.keys:
         field = key.kind.form_field(label=key.label, help_text=key.help)
+        if isinstance(key.kind, Choice) and not isinstance(key.kind, MultiChoice):
+            field.choices = key.kind.grouped_choices(key.default)
         field.setting_key = key
         fields[key.column] = field
     return type(f"{category.model_name}Form", (CategoryForm,), {"category": category, **fields})

@@ -463,8 +463,13 @@ class Text(Kind):
 
     def form_field(self, **kwargs):
         validators = [FORMAT_VALIDATORS[self.fmt]] if self.fmt else []
-        widget = forms.Textarea(attrs={"rows": 4}) if self.multiline else forms.TextInput
-        return forms.CharField(
+        if self.multiline:
+            widget = forms.Textarea(attrs={"rows": 4})
+        elif self.fmt == "time":
+            widget = forms.TimeInput(attrs={"type": "time", "step": 60}, format="%H:%M")
+        else:
+            widget = forms.TextInput
+        field = forms.CharField(
             max_length=self.character_limit(),
             required=not self.blank,
             strip=self.fmt != "",
@@ -476,6 +481,10 @@ class Text(Kind):
             },
             **kwargs,
         )
+        # No maxlength attribute: a browser would cut what is typed or pasted without a word; the server
+        # names the limit instead.
+        field.widget.attrs.pop("maxlength", None)
+        return field
 
     def character_limit(self) -> int | None:
         return self.max_length
@@ -501,9 +510,17 @@ class Secret(Text):
         return field
 
 
+# Longer lists of choices are described by their count, and their names are read in the list itself.
+CHOICES_NAMED_IN_FULL = 12
+
+
 class Choice(Kind):
-    def __init__(self, choices: list[tuple[str, str]] | list[str]):
+    """One of a list of values. `group_of` (value -> group title) shows a long list in groups, with a
+    filter above it (e.g. CLIP models by embedding size); the groups keep the order the values come in."""
+
+    def __init__(self, choices: list[tuple[str, str]] | list[str], group_of: dict[str, str] | None = None):
         self.choices = [(c, c) if isinstance(c, str) else c for c in choices]
+        self.group_of = group_of
 
     @property
     def values(self) -> list[str]:
@@ -513,7 +530,19 @@ class Choice(Kind):
         return models.CharField(max_length=100, null=True, blank=True)
 
     def describe(self):
+        if len(self.values) > CHOICES_NAMED_IN_FULL:
+            return f"one of the {len(self.values)} names in the list"
         return "one of " + ", ".join(self.values)
+
+    def grouped_choices(self, default: str) -> list:
+        """The choices as the select shows them: the default marked, in groups when declared."""
+        marked = [(value, f"{label} (default)" if value == default else label) for value, label in self.choices]
+        if not self.group_of:
+            return marked
+        groups: dict[str, list] = {}
+        for value, label in marked:
+            groups.setdefault(self.group_of.get(value, "Other"), []).append((value, label))
+        return list(groups.items())
 
     def form_field(self, **kwargs):
         return forms.ChoiceField(

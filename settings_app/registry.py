@@ -30,6 +30,9 @@ class Key:
     rerun: Rerun | None = None
     presets: tuple[tuple[str, str], ...] = ()  # (value, label) suggestions, e.g. cron presets
     shown: bool = True  # False: API and config file only, as Immich's page leaves some keys out
+    # Path of an on/off key of the same category that must be on for this one to matter (the dashboard
+    # shows it disabled, with the reason, while that switch is off). Most keys inherit it from their group.
+    depends_on: str = ""
 
     @property
     def column(self) -> str:
@@ -51,12 +54,39 @@ class FixedNote:
 
 
 @dataclass(frozen=True)
+class FieldGroup:
+    """A foldable section of a category's page. `paths` are key paths: one ending in "." takes every key
+    under it, any other one exactly that key; a key goes to the group of its longest matching path, so a
+    key added later under machineLearning.ocr. lands in "OCR" without naming it here.
+
+    `switch`: the on/off key of the group; the group's other keys depend on it. `requires`: what the
+    switch itself depends on (e.g. each machine-learning feature on machine learning being on)."""
+
+    title: str
+    paths: tuple[str, ...]
+    switch: str = ""
+    requires: str = ""
+
+    def _claims(self, prefix: str, path: str) -> bool:
+        return path == prefix or (prefix.endswith(".") and path.startswith(prefix))
+
+    def match_length(self, path: str) -> int:
+        """How specifically this group claims `path` (0: not at all)."""
+        return max((len(prefix) for prefix in self.paths if self._claims(prefix, path)), default=0)
+
+    def position(self, path: str) -> int:
+        """Where a key of this group is shown: in the order its paths are listed."""
+        return next(index for index, prefix in enumerate(self.paths) if self._claims(prefix, path))
+
+
+@dataclass(frozen=True)
 class Category:
     slug: str  # Immich's ?isOpen= key
     title: str
     subtitle: str
     keys: tuple[Key, ...]
     fixed_notes: tuple[FixedNote, ...] = field(default=())
+    groups: tuple[FieldGroup, ...] = field(default=())  # none: one plain list of fields
 
     @property
     def shown_keys(self) -> tuple[Key, ...]:
@@ -71,6 +101,41 @@ class Category:
     def sections(self) -> tuple[str, ...]:
         """Top-level Immich config sections this category covers (e.g. oauth, passwordLogin)."""
         return tuple(dict.fromkeys(key.path.split(".")[0] for key in self.keys))
+
+    def group_of(self, key: Key) -> FieldGroup | None:
+        """The group a key is shown in: the one naming its path most specifically (the first on a tie)."""
+        best = max(self.groups, key=lambda group: group.match_length(key.path), default=None)
+        return best if best is not None and best.match_length(key.path) else None
+
+    def grouped_keys(self) -> list[tuple[FieldGroup | None, tuple[Key, ...]]]:
+        """The shown keys by group, in the groups' order (keys no group claims last, untitled); groups
+        without keys are left out."""
+        members = {group: tuple(key for key in self.shown_keys if self.group_of(key) is group)
+                   for group in (*self.groups, None)}
+        members = {group: tuple(sorted(keys, key=lambda key: group.position(key.path))) if group else keys
+                   for group, keys in members.items()}
+        return [(group, keys) for group, keys in members.items() if keys]
+
+    def dependency_of(self, key: Key) -> Key | None:
+        """The on/off key that must be on for `key` to matter: its own depends_on, else its group's switch
+        (for the switch itself: what the group requires). Paths of keys not declared are ignored, so a
+        group may name a switch another change adds later."""
+        group = self.group_of(key)
+        path = key.depends_on
+        if not path and group is not None:
+            path = group.requires if key.path == group.switch else group.switch
+        return next((other for other in self.keys if other.path == path and other is not key), None)
+
+    def blocking_switch(self, key: Key, values: dict) -> Key | None:
+        """The nearest switch in `key`'s chain of dependencies that is off in `values` (by path), if any:
+        while it is off, `key` is shown disabled and not taken from the dashboard's form."""
+        dependency, seen = self.dependency_of(key), {key.path}
+        while dependency is not None and dependency.path not in seen:
+            if not values.get(dependency.path):
+                return dependency
+            seen.add(dependency.path)
+            dependency = self.dependency_of(dependency)
+        return None
 
 
 THUMBNAILS_ALL = Rerun("thumbnailGeneration", True, "Generate Thumbnails — ALL")
@@ -120,6 +185,17 @@ CLIP_MODELS = {
     "XLM-Roberta-Large-Vit-B-16Plus": 640, "XLM-Roberta-Large-Vit-B-32": 512, "XLM-Roberta-Large-Vit-L-14": 768,
     "LABSE-Vit-L-14": 768, "XLM-Roberta-Large-ViT-H-14__frozen_laion5b_s13b_b90k": 1024,
 }
+
+# The CLIP model list, smallest embeddings first: models of one size are interchangeable in the database.
+CLIP_MODEL_CHOICE = Choice(sorted(CLIP_MODELS, key=lambda name: (CLIP_MODELS[name], name.lower())),
+                           group_of={name: f"{size}-dimensional embeddings" for name, size in CLIP_MODELS.items()})
+IMMICH_FACE_MODELS = ["antelopev2", "buffalo_l", "buffalo_m", "buffalo_s"]
+FACE_MODEL_CHOICE = Choice(
+    [(BUNDLED_FACE_MODEL, "Bundled (MTCNN + FaceNet, works offline)"), *IMMICH_FACE_MODELS],
+    group_of={BUNDLED_FACE_MODEL: "Bundled with this server",
+              **{name: "Immich's models (an Immich ML server, or their files in the model cache)"
+                 for name in IMMICH_FACE_MODELS}},
+)
 
 
 def _image_keys() -> tuple[Key, ...]:
@@ -272,36 +348,47 @@ CATEGORIES: tuple[Category, ...] = (
             "Claim whose value admin or user sets the role at every login."),
         Key("oauth.mobileOverrideEnabled", Bool(), False, "Override mobile redirect URI"),
         Key("oauth.mobileRedirectUri", Text(2048), "", "Mobile redirect URI",
-            "Required (a URL) when the override is enabled."),
+            "Required (a URL) when the override is enabled.", depends_on="oauth.mobileOverrideEnabled"),
         Key("oauth.endSessionEndpoint", Text(2048, fmt="url?"), "", "End session endpoint",
             "RP-initiated logout; empty takes it from discovery."),
         Key("passwordLogin.enabled", Bool(), True, "Enable password login",
             "Login with email and password. Re-enable from the shell with manage.py enable_password_login."),
+    ), groups=(
+        FieldGroup("OAuth", ("oauth.",), switch="oauth.enabled"),
+        FieldGroup("Password login", ("passwordLogin.",)),
     )),
     Category("backup", "Database Dump Settings", "Manage database dump settings", (
         Key("backup.database.enabled", Bool(), True, "Enable database dumps"),
         Key("backup.database.cronExpression", Text(100, fmt="cron"), "0 02 * * *", "Schedule",
-            "When dumps are made, in the server's timezone.", presets=CRON_PRESETS),
+            "When dumps are made, in the server's timezone.", presets=CRON_PRESETS,
+            depends_on="backup.database.enabled"),
         Key("backup.database.keepLastAmount", Int(1, 10000), 14, "Dumps to keep",
-            "Older dumps are deleted after each new one."),
+            "Older dumps are deleted after each new one.", depends_on="backup.database.enabled"),
     )),
-    Category("image", "Image Settings", "Manage the quality and resolution of generated images", _image_keys()),
+    Category("image", "Image Settings", "Manage the quality and resolution of generated images", _image_keys(),
+             groups=(FieldGroup("Thumbnail", ("image.thumbnail.",)), FieldGroup("Preview", ("image.preview.",)),
+                     FieldGroup("Full-size image", ("image.fullsize.",), switch="image.fullsize.enabled"),
+                     FieldGroup("Colour and source", ("image.",)))),
     Category("integrity-checks", "Integrity Checks", "Manage the checks of the files in the data folder",
-             _integrity_keys()),
+             _integrity_keys(), groups=tuple(
+                 FieldGroup(title, (f"integrityChecks.{name}.",), switch=f"integrityChecks.{name}.enabled")
+                 for name, title in (("missingFiles", "Missing files"), ("untrackedFiles", "Untracked files"),
+                                     ("checksumFiles", "Checksums")))),
     _job_category(),
     Category("external-library", "External Library", "Manage external library settings", (
         Key("library.scan.enabled", Bool(), True, "Periodic scanning", "Scan all external libraries on a schedule."),
         Key("library.scan.cronExpression", Text(100, fmt="cron"), "0 0 * * *", "Scanning interval",
-            "Cron expression, in the server's timezone.", presets=CRON_PRESETS),
+            "Cron expression, in the server's timezone.", presets=CRON_PRESETS, depends_on="library.scan.enabled"),
         Key("library.watch.enabled", Bool(), False, "Watch for file changes [EXPERIMENTAL]",
             "Import changed files without a rescan. Operating-system events do not arrive for network mounts."),
         Key("library.watch.usePolling", Bool(), False, "Use polling (network mounts)",
-            "OS file events do not arrive for network mounts (NFS, SMB): poll the folders instead (more disk reads)."),
+            "OS file events do not arrive for network mounts (NFS, SMB): poll the folders instead (more disk reads).",
+            depends_on="library.watch.enabled"),
     )),
     Category("logging", "Logging", "Manage log settings", (
         Key("logging.enabled", Bool(), True, "Enable logging"),
         Key("logging.level", Choice(["verbose", "debug", "log", "warn", "error", "fatal"]), "log", "Level",
-            "Applies to every process (web and job workers) within seconds."),
+            "Applies to every process (web and job workers) within seconds.", depends_on="logging.enabled"),
     )),
     Category("machine-learning", "Machine Learning Settings", "Manage machine learning features and settings", (
         Key("machineLearning.enabled", Bool(), True, "Enable machine learning",
@@ -311,10 +398,12 @@ CATEGORIES: tuple[Category, ...] = (
             "of this machine (Immich's default: http://immich-machine-learning:3003)."),
         Key("machineLearning.availabilityChecks.enabled", Bool(), True, "Availability checks",
             "Ping each URL periodically and skip the ones that do not answer."),
-        Key("machineLearning.availabilityChecks.timeout", Int(1, 600000, "ms"), 2000, "Check timeout"),
-        Key("machineLearning.availabilityChecks.interval", Int(1000, 86400000, "ms"), 30000, "Check interval"),
+        Key("machineLearning.availabilityChecks.timeout", Int(1, 600000, "ms"), 2000, "Check timeout",
+            depends_on="machineLearning.availabilityChecks.enabled"),
+        Key("machineLearning.availabilityChecks.interval", Int(1000, 86400000, "ms"), 30000, "Check interval",
+            depends_on="machineLearning.availabilityChecks.enabled"),
         Key("machineLearning.clip.enabled", Bool(), True, "Enable smart search"),
-        Key("machineLearning.clip.modelName", Choice(sorted(CLIP_MODELS)), "ViT-B-32__openai", "CLIP model",
+        Key("machineLearning.clip.modelName", CLIP_MODEL_CHOICE, "ViT-B-32__openai", "CLIP model",
             "Changing the model deletes existing embeddings: re-run Smart Search for all images.",
             SMART_SEARCH_ALL),
         Key("machineLearning.duplicateDetection.enabled", Bool(), True, "Enable duplicate detection",
@@ -324,8 +413,7 @@ CATEGORIES: tuple[Category, ...] = (
             DUPLICATES_ALL),
         Key("machineLearning.facialRecognition.enabled", Bool(), True, "Enable facial recognition"),
         Key("machineLearning.facialRecognition.modelName",
-            Choice([(BUNDLED_FACE_MODEL, "Bundled (MTCNN + FaceNet, works offline)"), "antelopev2", "buffalo_l",
-                    "buffalo_m", "buffalo_s"]), BUNDLED_FACE_MODEL, "Facial recognition model",
+            FACE_MODEL_CHOICE, BUNDLED_FACE_MODEL, "Facial recognition model",
             "You must re-run Face Detection for all images after changing the model. Immich's models (buffalo_l, "
             "…) need an Immich ML server at the URL, or their files in the ML service's model cache folder.",
             FACE_DETECTION_ALL),
@@ -336,6 +424,16 @@ CATEGORIES: tuple[Category, ...] = (
             "Two faces closer than this are the same person.", FACIAL_RECOGNITION_ALL),
         Key("machineLearning.facialRecognition.minFaces", Int(1), 3, "Min recognized faces",
             "Fewer faces than this do not make a person.", FACIAL_RECOGNITION_ALL),
+    ), groups=(
+        FieldGroup("General", ("machineLearning.",), switch="machineLearning.enabled"),
+        FieldGroup("Smart search", ("machineLearning.clip.",), switch="machineLearning.clip.enabled",
+                   requires="machineLearning.enabled"),
+        FieldGroup("Duplicate detection", ("machineLearning.duplicateDetection.",),
+                   switch="machineLearning.duplicateDetection.enabled", requires="machineLearning.clip.enabled"),
+        FieldGroup("Facial recognition", ("machineLearning.facialRecognition.",),
+                   switch="machineLearning.facialRecognition.enabled", requires="machineLearning.enabled"),
+        FieldGroup("OCR", ("machineLearning.ocr.",), switch="machineLearning.ocr.enabled",
+                   requires="machineLearning.enabled"),
     )),
     Category("location", "Map & GPS Settings", "Manage map related features and settings", (
         Key("map.enabled", Bool(), True, "Enable map features"),
@@ -345,7 +443,8 @@ CATEGORIES: tuple[Category, ...] = (
             "https://tiles.immich.cloud/v1/style/dark.json", "Dark style", "URL of a MapLibre style.json."),
         Key("reverseGeocoding.enabled", Bool(), True, "Enable reverse geocoding",
             "Look up city, state and country of geotagged assets (offline GeoNames data).", METADATA_ALL),
-    )),
+    ), groups=(FieldGroup("Map", ("map.",), switch="map.enabled"),
+               FieldGroup("Reverse geocoding", ("reverseGeocoding.",)))),
     Category("metadata", "Metadata Settings", "Manage metadata settings", (
         Key("metadata.faces.import", Bool(), False, "Import faces",
             "Import face regions from EXIF and XMP sidecars.", METADATA_ALL),
@@ -380,7 +479,8 @@ CATEGORIES: tuple[Category, ...] = (
             "Tags: {senderName}, {recipientName}, {albumId}, {albumName}, {baseUrl}."),
         Key("templates.email.albumUpdateTemplate", Text(65536, multiline=True), "", "Album update template",
             "Tags: {recipientName}, {albumId}, {albumName}, {baseUrl}."),
-    )),
+    ), groups=(FieldGroup("Email", ("notifications.smtp.",), switch="notifications.smtp.enabled"),
+               FieldGroup("Email templates", ("templates.email.",)))),
     Category("server", "Server Settings", "Manage server settings", (
         Key("server.externalDomain", Text(2048, fmt="domain?"), "", "External domain",
             "Public address used in shared links and emails; empty uses the request's host."),
@@ -404,7 +504,7 @@ CATEGORIES: tuple[Category, ...] = (
         Key("trash.enabled", Bool(), True, "Enable trash",
             "When off, deleting an asset removes it permanently."),
         Key("trash.days", Int(0, 36500, "days"), 30, "Days in trash",
-            "Trashed assets are deleted permanently after this many days."),
+            "Trashed assets are deleted permanently after this many days.", depends_on="trash.enabled"),
     )),
     Category("user-settings", "User Settings", "Manage user settings", (
         Key("user.deleteDelay", Int(1, 36500, "days"), 7, "Delete delay",
@@ -414,10 +514,19 @@ CATEGORIES: tuple[Category, ...] = (
     Category("version-check", "Version Check", "Enable or disable the new version notification", (
         Key("newVersionCheck.enabled", Bool(), True, "Enable version check"),
         Key("newVersionCheck.channel", Choice([("stable", "Stable"), ("releaseCandidate", "Release candidate")]),
-            "stable", "Release channel"),
+            "stable", "Release channel", depends_on="newVersionCheck.enabled"),
     )),
     Category("video-transcoding", "Video Transcoding Settings",
-             "Manage the resolution and encoding information of video files", _ffmpeg_keys()),
+             "Manage the resolution and encoding information of video files", _ffmpeg_keys(), groups=(
+                 FieldGroup("Transcoding policy", ("ffmpeg.transcode", "ffmpeg.acceptedVideoCodecs",
+                                                   "ffmpeg.acceptedAudioCodecs", "ffmpeg.acceptedContainers")),
+                 FieldGroup("Encoding options", ("ffmpeg.",)),
+                 FieldGroup("Hardware acceleration", ("ffmpeg.accel", "ffmpeg.accelDecode",
+                                                      "ffmpeg.preferredHwDevice")),
+                 FieldGroup("Advanced", ("ffmpeg.tonemap", "ffmpeg.twoPass", "ffmpeg.cqMode", "ffmpeg.temporalAQ",
+                                         "ffmpeg.gopSize", "ffmpeg.refs", "ffmpeg.bframes")),
+                 FieldGroup("Real-time transcoding", ("ffmpeg.realtime.",), switch="ffmpeg.realtime.enabled"),
+             )),
 )
 
 CATEGORIES_BY_SLUG = {category.slug: category for category in CATEGORIES}

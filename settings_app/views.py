@@ -20,12 +20,13 @@ from users_app.decorators import admin_required
 
 from . import config_file, services, version_check
 from .forms import CATEGORY_FORMS
-from .kinds import Bool, Choice, CronNeverRuns, Float, Int, MultiChoice, UrlList, next_cron_runs
+from .kinds import CHOICES_NAMED_IN_FULL, Bool, Choice, CronNeverRuns, Float, Int, MultiChoice, UrlList, next_cron_runs
 from .models import SettingChange
 from .registry import CATEGORIES, CATEGORIES_BY_SLUG, KEYS_BY_PATH, Category, Key, Rerun
 
 MAX_IMPORT_BYTES = 1_000_000
 HISTORY_VALUE_CHARS = 200
+MODEL_LIST_ROWS = 10
 # Every job a settings change can make stale, addressable by the rerun buttons: (queue, force) -> Rerun.
 RERUNS = {(key.rerun.queue, key.rerun.force): key.rerun for key in KEYS_BY_PATH.values() if key.rerun}
 FORCE_FIELD = {True: "true", False: "false", None: "none"}
@@ -105,6 +106,12 @@ def _short(text: str) -> str:
     return text if len(text) <= HISTORY_VALUE_CHARS else text[: HISTORY_VALUE_CHARS - 1] + "…"
 
 
+def _filterable(key: Key) -> bool:
+    """A long list of choices: shown as a list box with a filter above it."""
+    return isinstance(key.kind, Choice) and not isinstance(key.kind, MultiChoice) and \
+        len(key.kind.choices) > CHOICES_NAMED_IN_FULL
+
+
 def _js_kind(key: Key) -> str:
     if key.secret:
         return "secret"
@@ -142,6 +149,8 @@ class FieldView:
     secret_typed: bool = False  # typed into a form that came back with errors: it must be typed again
     clear_secret: bool = False
     cron: CronPreview | None = None
+    depends_on: Key | None = None  # the switch this field needs on (registry: Key.depends_on, FieldGroup.switch)
+    blocked_by: Key | None = None  # the switch that is off now: the field is disabled, and says why
 
     @property
     def js_kind(self) -> str:
@@ -150,6 +159,10 @@ class FieldView:
     @property
     def is_group(self) -> bool:
         return isinstance(self.key.kind, MultiChoice)
+
+    @property
+    def filterable(self) -> bool:
+        return _filterable(self.key)
 
     @property
     def is_cron(self) -> bool:
@@ -164,10 +177,15 @@ def _field_views(category: Category, current: dict, saved: dict, locked: frozens
     views = []
     for key in category.shown_keys:
         is_locked = key.path in locked
+        blocked_by = category.blocking_switch(key, current)
         key_errors = errors.get(key.path, [])
-        attrs = {"aria-describedby": f"about-{key.column}"}
+        described_by = [f"errors-{key.column}"] if key_errors else []
+        described_by += [f"blocked-{key.column}"] if blocked_by else []
+        attrs = {"aria-describedby": " ".join([*described_by, f"about-{key.column}"])}
         if key_errors:
-            attrs.update({"aria-invalid": "true", "aria-describedby": f"errors-{key.column} about-{key.column}"})
+            attrs["aria-invalid"] = "true"
+        if blocked_by:
+            attrs["disabled"] = True
         cron = None
         if getattr(key.kind, "fmt", "") == "cron":
             cron = _cron_preview(current[key.path])
@@ -181,11 +199,13 @@ def _field_views(category: Category, current: dict, saved: dict, locked: frozens
                 })
         if key.path == "theme.customCss":
             attrs["rows"] = 12
+        if _filterable(key):
+            attrs["size"] = MODEL_LIST_ROWS
         clear = key.secret and key.path in clear_secrets
         if key.secret:
             edited = clear  # a typed secret is never sent back, so the re-rendered field is empty
         else:
-            edited = not is_locked and not _same(key, current[key.path], saved[key.path])
+            edited = not is_locked and not blocked_by and not _same(key, current[key.path], saved[key.path])
         views.append(FieldView(
             key=key,
             widget=form[key.column].as_widget(attrs=attrs),
@@ -198,8 +218,26 @@ def _field_views(category: Category, current: dict, saved: dict, locked: frozens
             secret_typed=key.secret and bool(current[key.path]),
             clear_secret=clear,
             cron=cron,
+            depends_on=category.dependency_of(key),
+            blocked_by=blocked_by,
         ))
     return views
+
+
+def _sections(category: Category, fields: list[FieldView]) -> list[dict]:
+    """The fields in the category's foldable groups (one untitled section when it declares none)."""
+    by_path = {field.key.path: field for field in fields}
+    sections = []
+    for group, keys in category.grouped_keys():
+        members = [by_path[key.path] for key in keys]
+        sections.append({
+            "group": group,
+            "id": f"section-{category.slug}-{len(sections) + 1}",
+            "fields": members,
+            "edited_count": sum(field.edited for field in members),
+            "error_count": sum(bool(field.errors) for field in members),
+        })
+    return sections
 
 
 def _url(name: str, *args) -> str:
@@ -241,6 +279,7 @@ def _panel(category: Category, *, values: dict | None = None, errors: dict | Non
     return {
         "category": category,
         "fields": fields,
+        "sections": _sections(category, fields),
         "version": version,
         "locked_count": len(locked),
         "edited_count": sum(field.edited for field in fields),
@@ -270,6 +309,7 @@ def _page(request, panel: dict | None = None, *, status: int = 200, **extra):
     return render(request, "settings_app/index.html", {
         "query": query,
         "categories": _matching_categories(query),
+        "all_categories": CATEGORIES,
         "open_slug": panel["category"].slug if panel else "",
         "panel": panel,
         "config_file_path": settings.SETTINGS_CONFIG_FILE if config_file.in_use() else "",
@@ -296,11 +336,17 @@ def _category_or_404(slug: str) -> Category:
 
 def _posted_values(category: Category, data, locked: frozenset) -> dict:
     """{path: value} as a browser submits the form: a checkbox sends "on" or nothing (None; the form
-    refuses anything else), multiple choices arrive as a list; locked (disabled) fields are not
-    submitted and not taken."""
+    refuses anything else), multiple choices arrive as a list. Disabled fields are not submitted and not
+    taken: locked ones, and those whose switch is off in this form (their saved values stay; a box left
+    unticked is told apart from a disabled one by that switch)."""
+    switches = services.get_config().flat()
+    switches.update({key.path: bool(data.get(key.column)) for key in category.shown_keys
+                     if isinstance(key.kind, Bool) and key.path not in locked})
+    cleared = set(data.getlist("clear_secrets"))
     values = {}
     for key in category.shown_keys:
-        if key.path in locked:
+        sent = key.column in data or key.path in cleared
+        if key.path in locked or (not sent and category.blocking_switch(key, switches)):
             continue
         if isinstance(key.kind, Bool):
             values[key.path] = data.get(key.column)

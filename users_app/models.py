@@ -25,6 +25,14 @@ class UserManager(BaseUserManager):
         return self.create_user(email, password, **fields)
 
 
+class Theme(models.TextChoices):
+    """The colour scheme of the web pages: the system's (prefers-color-scheme, as Immich) or fixed."""
+
+    SYSTEM = "system", "System"
+    LIGHT = "light", "Light"
+    DARK = "dark", "Dark"
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """Users log in with their email. `is_admin` is Immich's admin flag; it also opens the Django admin."""
 
@@ -40,6 +48,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     oauth_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Set when deletion is scheduled.")
+    theme = models.CharField(max_length=10, choices=Theme.choices, default=Theme.SYSTEM)
 
     objects = UserManager()
 

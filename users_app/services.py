@@ -17,7 +17,7 @@ from django.utils import timezone
 from settings_app.services import get_config, locked_paths, save_values
 
 from . import throttle
-from .models import ApiKey, hash_api_key
+from .models import ApiKey, Theme, hash_api_key
 
 PASSWORD_LOGIN_DISABLED = "Password login has been disabled"
 USER_DOES_NOT_EXIST = "User does not exist"
@@ -297,3 +297,11 @@ def user_for_access_token(token: str):
 
 def end_access_token(token: str) -> None:
     _session_store()(session_key=token).delete()
+
+
+def set_theme(user, theme: str) -> None:
+    """Remember the colour scheme a user picked for the web pages (system, light or dark)."""
+    if theme not in Theme.values:
+        raise ValueError(f"theme: must be one of {', '.join(Theme.values)}, not “{theme}”.")
+    user.theme = theme
+    user.save(update_fields=["theme"])

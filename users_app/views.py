@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -7,7 +9,7 @@ from django.views.decorators.http import require_POST
 from settings_app.services import get_config
 
 from .oauth import SESSION_ID_TOKEN, auto_launch, end_session_url, start_url
-from .services import PASSWORD_LOGIN_DISABLED, LoginRefused, login_with_password, password_login_enabled
+from .services import PASSWORD_LOGIN_DISABLED, LoginRefused, login_with_password, password_login_enabled, set_theme
 from .throttle import Throttled, with_retry_after
 
 
@@ -63,6 +65,20 @@ def login_view(request):
         status=status,
     )
     return with_retry_after(page, retry_after)
+
+
+@login_required
+@require_POST
+def theme_view(request):
+    """The header's theme button: remember System, Light or Dark for this user and go back to the page."""
+    try:
+        set_theme(request.user, request.POST.get("theme", ""))
+    except ValueError as error:
+        return HttpResponseBadRequest(str(error))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = "/"
+    return redirect(target)
 
 
 @require_POST

@@ -108,35 +108,44 @@ def _clean_list(values) -> list[str]:
     return cleaned
 
 
-def save_library(library: Library | None = None, *, owner=None, name: str | None = None,
-                 import_paths=None, exclusion_patterns=None) -> Library:
-    """Create (library=None, owner required) or update a library. Every import path must exist and be
-    readable; LibraryInputError lists every problem and nothing is saved."""
+def library_input_errors(*, name: str | None = None, import_paths=None, exclusion_patterns=None) -> dict:
+    """What is wrong with a library's name, import paths and exclusion patterns ({field: [message]}; the
+    ones given as None are not checked), so that a form can show every problem at once."""
     errors: dict[str, list[str]] = {}
-    library = library or Library(owner=owner)
-    if library.owner_id is None:
-        errors["owner"] = ["An owner is required."]
-    if name is not None:
-        name = name.strip()
-        if not name:
-            errors["name"] = ["The name cannot be empty."]
+    if name is not None and not name.strip():
+        errors["name"] = ["The name cannot be empty."]
     if import_paths is not None:
-        import_paths = [os.path.normpath(path) for path in _clean_list(import_paths)]
-        messages = [message for message in map(import_path_error, import_paths) if message]
-        if messages:
+        paths = [os.path.normpath(path) for path in _clean_list(import_paths)]
+        if messages := [message for message in map(import_path_error, paths) if message]:
             errors["import_paths"] = messages
     if exclusion_patterns is not None:
-        exclusion_patterns = _clean_list(exclusion_patterns)
         messages = []
-        for pattern in exclusion_patterns:
+        for pattern in _clean_list(exclusion_patterns):
             try:
                 compile_pattern(pattern)
             except re.error as error:
                 messages.append(f"“{pattern}” is not a valid pattern ({error}).")
         if messages:
             errors["exclusion_patterns"] = messages
+    return errors
+
+
+def save_library(library: Library | None = None, *, owner=None, name: str | None = None,
+                 import_paths=None, exclusion_patterns=None) -> Library:
+    """Create (library=None, owner required) or update a library. Every import path must exist and be
+    readable; LibraryInputError lists every problem and nothing is saved."""
+    library = library or Library(owner=owner)
+    errors = library_input_errors(name=name, import_paths=import_paths, exclusion_patterns=exclusion_patterns)
+    if library.owner_id is None:
+        errors = {"owner": ["An owner is required."], **errors}
     if errors:
         raise LibraryInputError(errors)
+    if name is not None:
+        name = name.strip()
+    if import_paths is not None:
+        import_paths = [os.path.normpath(path) for path in _clean_list(import_paths)]
+    if exclusion_patterns is not None:
+        exclusion_patterns = _clean_list(exclusion_patterns)
     if name is not None:
         library.name = name
     elif not library.name:

@@ -23,6 +23,7 @@ def test_oauth_extras_load_and_test_configuration_reports_problems(page: Page, l
     expect(page.locator("#category-panel")).to_have_attribute("data-slug", "authentication")
     expect(page.locator(".oauth-redirect-uris")).to_contain_text(f"{live_server.url}/auth/oauth/callback/")
 
+    page.get_by_label("Enable OAuth login").check()  # the OAuth fields are disabled while it is off
     page.get_by_label("Issuer URL").fill(f"http://127.0.0.1:{dead_port}/")
     page.get_by_role("button", name="Test configuration").click()
     expect(page.locator(".oauth-test-report.failed")).to_contain_text("A login would fail")

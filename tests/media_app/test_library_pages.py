@@ -130,3 +130,29 @@ def test_list_says_whether_watching_is_on(admin_client, admin_user, library):
     assert LeaseLock(WATCH_LOCK, "nas:4242").hold()  # what the watcher process of a runjobs holds
     page = admin_client.get("/admin/libraries/").content.decode()
     assert 'data-watching-worker="nas:4242"' in page and "<code>nas:4242</code>" in page
+
+
+def test_every_error_of_the_form_shows_at_once(admin_client, user, folder):
+    """A missing name and owner do not hide the bad path and the bad pattern until the next try."""
+    answer = admin_client.post("/admin/libraries/new/", {
+        "name": "", "owner": "", "import_paths": f"{folder}\n/no/such/folder", "exclusion_patterns": "[z-a]"})
+    page = answer.content.decode()
+
+    def field(name):
+        start = page.index(f'id="field-{name}"')
+        return page[start:page.index("</div>", start)]
+
+    assert "This field is required." in field("name")
+    assert "This field is required." in field("owner")
+    assert "“/no/such/folder” does not exist." in field("import_paths")
+    assert "is not a valid pattern" in field("exclusion_patterns")
+    assert not Library.objects.exists()
+
+
+def test_the_owner_is_preselected_when_there_is_one_user(admin_client, admin_user, django_user_model):
+    form = admin_client.get("/admin/libraries/new/").content.decode()
+    assert f'<option value="{admin_user.pk}" selected>' in form
+    django_user_model.objects.create_user("second@example.com", "pw-123456789")
+    form = admin_client.get("/admin/libraries/new/").content.decode()
+    owner_select = form.split('name="owner"')[1].split("</select>")[0]
+    assert '<option value="" selected>' in owner_select  # two possible owners: the administrator chooses

@@ -6,10 +6,11 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-# The only endpoints open to non-administrators: login/logout, the public server info Immich also serves
-# without login, a user's own API keys, the OAuth flow, the custom CSS. Everything else must be admin-only.
+# The only endpoints open to non-administrators: login/logout, a user's own theme, the public server info
+# Immich also serves without login, a user's own API keys, the OAuth flow, the custom CSS. Everything else
+# must be admin-only.
 NOT_ADMIN_ONLY = re.compile(
-    r"^(|custom\.css|login/|logout/|auth/oauth/(start|callback)/|api/auth/(login|logout)|api/api-keys.*"
+    r"^(|custom\.css|login/|logout/|account/theme/|auth/oauth/(start|callback)/|api/auth/(login|logout)|api/api-keys.*"
     r"|api/oauth/(authorize|callback|link|unlink|mobile-redirect)|api/server/(config|features|ping|version|theme)"
     # A user's own photos (each view shows only the signed-in user's assets), public shared links, uploads.
     r"|photos/.*|trash/.*|map/|share/.*|shared-links/.*|api/assets/<uuid\w*:asset_id>/(thumbnail|original|video/playback|video/hls/.*)"

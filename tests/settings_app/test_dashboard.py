@@ -29,12 +29,15 @@ def url(slug: str) -> str:
 
 def form_data(slug: str, overrides: dict | None = None, **extra) -> dict:
     """What a browser posts for the category form showing the saved values, with `overrides` ({path:
-    value}) typed in: unchecked checkboxes absent, multiple choices as lists, locked fields absent."""
+    value}) typed in: unchecked checkboxes absent, multiple choices as lists, disabled fields absent (locked
+    ones, and those whose switch is off, unless typed in `overrides` as a script may)."""
     overrides = overrides or {}
     config = get_config()
+    category = CATEGORIES_BY_SLUG[slug]
+    shown = {**config.flat(), **overrides}
     data = {"version": str(category_row(slug).version)}
-    for key in CATEGORIES_BY_SLUG[slug].keys:
-        if key.path in locked_paths():
+    for key in category.keys:
+        if key.path in locked_paths() or (key.path not in overrides and category.blocking_switch(key, shown)):
             continue
         value = overrides.get(key.path, "" if key.secret else config.get(key.path))
         if isinstance(key.kind, Bool):
@@ -150,8 +153,29 @@ def smtp_port():
     controller.stop()
 
 
+def switches_to_enable(path: str) -> list[str]:
+    """The switches, nearest first, that are off by default and disable the field of `path`."""
+    category, values, switches = CATEGORY_OF_PATH[path], get_config().flat(), []
+    while blocker := category.blocking_switch(KEYS_BY_PATH[path], values):
+        switches.append(blocker.path)
+        values[blocker.path] = True
+    return switches
+
+
 # Keys whose valid change needs company: other keys in the same save, or a confirmation.
 def companions(path: str, request) -> tuple[dict, dict]:
+    others, extra = own_companions(path, request)
+    if not isinstance(KEYS_BY_PATH[path].kind, Bool) or valid_change(path)[0]:
+        return others, extra
+    # Unticking a box disabled while its switch is off cannot be told from not sending it: turn the
+    # switch on in the same save, as an administrator would.
+    for switch in switches_to_enable(path):
+        switch_others, switch_extra = own_companions(switch, request)
+        others, extra = {switch: True, **switch_others, **others}, {**switch_extra, **extra}
+    return others, extra
+
+
+def own_companions(path: str, request) -> tuple[dict, dict]:
     if path == "oauth.mobileOverrideEnabled":
         return {"oauth.mobileRedirectUri": "https://photos.example.com/oauth-callback"}, {}
     if path == "passwordLogin.enabled":
@@ -256,7 +280,7 @@ def test_an_unchecked_checkbox_saves_off_and_a_checked_one_on(admin_client, htmx
     del data["trash_enabled"]  # what a browser sends for an unchecked box
     admin_client.post(url("trash"), data, **htmx_headers)
     assert get_config().trash.enabled is False
-    admin_client.post(url("trash"), form_data("trash", trash_enabled="on"), **htmx_headers)
+    admin_client.post(url("trash"), form_data("trash", {"trash.enabled": True}), **htmx_headers)
     assert get_config().trash.enabled is True
 
 

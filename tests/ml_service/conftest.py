@@ -34,7 +34,9 @@ def start_service(folder: Path, command: list[str], **env) -> RunningService:
     port = free_port()
     model_cache = folder / "ml-models"
     log_path = folder / "ml.log"
-    environment = {**os.environ, "ML_MODEL_CACHE": str(model_cache), "ML_THREADS": "1", **env}
+    # Tests never download models (ML_MODEL_DOWNLOAD): a missing model must fail with its message at once.
+    environment = {**os.environ, "ML_MODEL_CACHE": str(model_cache), "ML_THREADS": "1",
+                   "ML_MODEL_DOWNLOAD": "false", **env}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, *command, "--port", str(port)], cwd=PROJECT_DIR, env=environment, stdout=log, stderr=log

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "api_app",
     "ml_client",
     "people_app",
+    "search_app",
     "config",
 ]
 

@@ -94,8 +94,8 @@ def smart_search(owner, query: str, filters: Filters, page: int = 1, size: int =
     trashed = Asset.objects.filter(owner=owner, deleted_at__isnull=False).values_list("id", flat=True)
     found = index.nearest(owner.pk, model_name, vector, limit=size + 1, offset=(page - 1) * size,
                           allowed=allowed, excluded=trashed)
-    by_id = Asset.objects.in_bulk([asset_id for asset_id, _ in found[:size]])
-    assets = [by_id[asset_id] for asset_id in (a for a, _ in found[:size]) if asset_id in by_id]
+    by_id = {str(pk): asset for pk, asset in Asset.objects.in_bulk([a for a, _ in found[:size]]).items()}
+    assets = [by_id[asset_id] for asset_id, _ in found[:size] if asset_id in by_id]
     return Results(assets, page, len(found) > size, dict(found[:size]))
 
 

@@ -31,4 +31,5 @@ urlpatterns = [
     path("api/", api.urls),
     path("", include("media_app.urls")),
     path("", include("people_app.urls")),
+    path("", include("search_app.urls")),
 ]

@@ -17,6 +17,8 @@ NOT_ADMIN_ONLY = re.compile(
     r"|api/assets|api/memories"
     # A user's own people and faces (each view shows only the signed-in user's).
     r"|people/.*|api/people.*|api/faces"
+    # A user's own search and duplicate groups.
+    r"|search/|duplicates/.*|api/search/(smart|metadata)|api/duplicates"
     # The OpenAPI document is public, as Immich's; the API root only answers 404.
     r"|api/spec\.json|api/)$"
 )

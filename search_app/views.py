@@ -1,6 +1,6 @@
 """The search page (smart search text plus metadata and OCR filters, results on the timeline grid, paged
 with htmx) and the duplicates review page (keep some, trash the rest). Each shows only the signed-in
-user's assets."""
+user's assets; the ML status fragment is for administrators."""
 
 from datetime import datetime, time
 from uuid import UUID
@@ -14,8 +14,9 @@ from media_app.services.timeline import decorate
 from ml_client.client import MachineLearningError, MachineLearningUnavailable
 from people_app.models import Person
 from settings_app.services import get_config
+from users_app.decorators import admin_required
 
-from .services import duplicates, embeddings, search
+from .services import duplicates, embeddings, search, status
 
 PAGE_SIZE = 60
 TEXT_FILTERS = {"filename": "original_file_name", "city": "city", "country": "country", "make": "make",
@@ -100,3 +101,10 @@ def resolve_duplicates(request, duplicate_id):
         gone = f"{result['trashed']} moved to the trash" if result["trashed"] else f"{result['deleted']} deleted"
         messages.success(request, f"Kept {result['kept']}, {gone}.")
     return redirect("search:duplicates")
+
+
+@admin_required
+@require_GET
+def ml_status(request):
+    """The Machine Learning settings page loads this into its form (htmx)."""
+    return render(request, "search_app/ml_status.html", {"status": status.ml_status()})

@@ -106,3 +106,21 @@ def test_queue_all_missing_covers_assets_without_an_embedding_of_the_model(colou
     assert sorted(embeddings.asset_ids_to_embed(False)) == sorted(
         str(a.pk) for name, a in colour_photos.items() if name != "red")
     assert len(list(embeddings.asset_ids_to_embed(True))) == 3
+
+
+def test_the_ml_status_names_a_missing_model_and_its_folder(colour_photos, use_clip_ml, admin_client):
+    assert save_values({"machineLearning.clip.modelName": "RN50__openai"}).ok
+    with pytest.raises(Exception, match="RN50__openai"):
+        run_job("smartSearch", "SmartSearch", id=str(colour_photos["red"].pk))
+    page = admin_client.get("/admin/machine-learning/search-status/").content.decode()
+    assert "0 of 3 assets embedded with <code>RN50__openai</code>" in page
+    assert str(use_clip_ml.model_cache / "clip" / "RN50__openai") in page
+
+
+def test_the_ml_status_says_the_old_model_serves_during_a_change(colour_photos, admin_client):
+    embed_all(colour_photos.values())
+    assert save_values({"machineLearning.clip.modelName": SAME_SIZE_MODEL}).ok
+    run_job("smartSearch", "SmartSearch", id=str(colour_photos["red"].pk))
+    page = admin_client.get("/admin/machine-learning/search-status/").content.decode()
+    assert "1 of 3 assets embedded with <code>ViT-B-16__openai</code>" in page
+    assert "data-ml-migrating" in page and "<code>ViT-B-32__openai</code> until" in page

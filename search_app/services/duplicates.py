@@ -61,10 +61,12 @@ def detect(asset_id, config=None) -> DuplicateResult:
     row = SmartSearch.objects.filter(asset=asset, model_name=model_name).first()
     if row is None:
         raise ValueError(f"{asset.original_filename} has no {model_name} embedding: run Smart Search first.")
-    same_type = embeddings.live_assets().filter(owner_id=asset.owner_id, type=asset.type).values_list("id", flat=True)
-    found = index.nearest(asset.owner_id, model_name, row.vector(), limit=MAX_GROUP_CANDIDATES, allowed=same_type,
-                          excluded=[asset.pk], max_distance=config.machineLearning.duplicateDetection.maxDistance)
-    return _group(asset, [asset_id for asset_id, _ in found])
+    near = index.nearest(asset.owner_id, model_name, row.vector(), limit=MAX_GROUP_CANDIDATES, excluded=[asset.pk],
+                         max_distance=config.machineLearning.duplicateDetection.maxDistance)
+    # Few assets lie within the max distance: filter those by type and trash, not the whole library.
+    same_type = {str(pk) for pk in embeddings.live_assets().filter(pk__in=[a for a, _ in near], type=asset.type)
+                 .values_list("id", flat=True)}
+    return _group(asset, [asset_id for asset_id, _ in near if asset_id in same_type])
 
 
 @transaction.atomic

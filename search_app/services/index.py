@@ -76,17 +76,27 @@ def forget_cache() -> None:
     _CACHE.clear()
 
 
-def nearest(owner_id, model_name: str, vector, *, limit: int, offset: int = 0, allowed=None,
+def _ranked(distances: np.ndarray, count: int) -> np.ndarray:
+    """Positions of the `count` smallest finite distances, nearest first."""
+    count = min(count, len(distances))
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    candidates = np.argpartition(distances, count - 1)[:count] if count < len(distances) else np.arange(count)
+    candidates = candidates[np.argsort(distances[candidates], kind="stable")]
+    return candidates[np.isfinite(distances[candidates])]
+
+
+def nearest(owner_id, model_name: str, vector, *, limit: int, offset: int = 0, allowed=None, accept=None,
             excluded=(), max_distance: float | None = None) -> list[tuple[str, float]]:
-    """(asset id, cosine distance 1 - a.b) of the nearest embeddings, nearest first: `offset` skipped,
-    at most `limit`. `allowed` (asset ids, or None for all) and `excluded` restrict the candidates."""
+    """(asset id, cosine distance 1 - a.b) of the nearest embeddings, nearest first: `offset` skipped, at
+    most `limit`. Candidates can be restricted by `allowed` (asset ids: for small sets) or `accept` (a
+    function of a list of asset ids returning the accepted ones: asked for the nearest candidates only, in
+    growing batches, for filters that match much of the library), and `excluded`."""
     index = owner_index(owner_id, model_name)
     vector = np.asarray(vector, dtype=np.float32)
     if not index.asset_ids or index.matrix.shape[1] != len(vector) or limit <= 0:
         return []
-    # einsum, not BLAS: one thread streaming the matrix (memory-bound), where a threaded BLAS spin-waits
-    # for cores that busy workers hold (people_app.services.face_index measured the same).
-    distances = 1.0 - np.einsum("ij,j->i", index.matrix, vector)
+    distances = 1.0 - index.matrix @ vector
     if allowed is not None:
         keep = np.zeros(len(distances), dtype=bool)
         keep[[index.position[a] for a in map(str, allowed) if a in index.position]] = True
@@ -96,8 +106,18 @@ def nearest(owner_id, model_name: str, vector, *, limit: int, offset: int = 0, a
             distances[index.position[asset_id]] = np.inf
     if max_distance is not None:
         distances[distances > max_distance] = np.inf
-    wanted = min(offset + limit, len(distances))
-    candidates = np.argpartition(distances, wanted - 1)[:wanted] if wanted < len(distances) else np.arange(
-        len(distances))
-    candidates = candidates[np.argsort(distances[candidates], kind="stable")][offset:]
-    return [(index.asset_ids[p], float(distances[p])) for p in candidates if np.isfinite(distances[p])]
+    wanted = offset + limit
+    if accept is None:
+        ranked = _ranked(distances, wanted)
+    else:
+        batch = max(4 * wanted, 1000)
+        while True:
+            ranked = _ranked(distances, batch)
+            ids = [index.asset_ids[p] for p in ranked]
+            accepted = set(map(str, accept(ids)))
+            ranked = np.asarray([p for p, asset_id in zip(ranked, ids, strict=True) if asset_id in accepted],
+                                dtype=np.int64)
+            if len(ranked) >= wanted or batch >= len(distances):
+                break
+            batch *= 4
+    return [(index.asset_ids[p], float(distances[p])) for p in ranked[offset:wanted]]

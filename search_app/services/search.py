@@ -15,6 +15,8 @@ from . import embeddings, index
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+SMALL_FILTER = 5000  # a filter matching at most this many assets lists them; beyond, candidates are checked
+ACCEPT_BATCH = 900  # ids per query (SQLite's variable limit on old builds is 999)
 TYPES = {"IMAGE": AssetType.IMAGE, "VIDEO": AssetType.VIDEO}
 
 
@@ -90,13 +92,31 @@ def smart_search(owner, query: str, filters: Filters, page: int = 1, size: int =
         raise SearchError("query", "Enter something to search for.")
     model_name = embeddings.serving_model(config)
     vector = embeddings.request_embedding(text=query, model_name=model_name, config=config)
-    allowed = filtered(owner, filters).values_list("id", flat=True) if filters.any() else None
-    trashed = Asset.objects.filter(owner=owner, deleted_at__isnull=False).values_list("id", flat=True)
-    found = index.nearest(owner.pk, model_name, vector, limit=size + 1, offset=(page - 1) * size,
-                          allowed=allowed, excluded=trashed)
+    found = rank(owner, model_name, vector, filters, limit=size + 1, offset=(page - 1) * size)
     by_id = {str(pk): asset for pk, asset in Asset.objects.in_bulk([a for a, _ in found[:size]]).items()}
     assets = [by_id[asset_id] for asset_id, _ in found[:size] if asset_id in by_id]
     return Results(assets, page, len(found) > size, dict(found[:size]))
+
+
+def rank(owner, model_name: str, vector, filters: Filters, *, limit: int, offset: int = 0) -> list:
+    """(asset id, distance) of the owner's live assets matching the filters, nearest `vector` first. A
+    filter matching few assets restricts the scan to them; one matching many is checked on the nearest
+    candidates only (a query per batch, not a list of the whole library)."""
+    allowed = accept = None
+    if filters.any():
+        matching = filtered(owner, filters)
+        if matching.count() <= SMALL_FILTER:
+            allowed = list(matching.values_list("id", flat=True))
+        else:
+            def accept(asset_ids):
+                accepted = []
+                for start in range(0, len(asset_ids), ACCEPT_BATCH):
+                    accepted += matching.filter(pk__in=asset_ids[start:start + ACCEPT_BATCH]).values_list("id",
+                                                                                                          flat=True)
+                return accepted
+    trashed = Asset.objects.filter(owner=owner, deleted_at__isnull=False).values_list("id", flat=True)
+    return index.nearest(owner.pk, model_name, vector, limit=limit, offset=offset, allowed=allowed, accept=accept,
+                         excluded=trashed)
 
 
 def _iso(value) -> str | None:

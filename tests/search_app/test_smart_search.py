@@ -124,3 +124,15 @@ def test_the_ml_status_says_the_old_model_serves_during_a_change(colour_photos, 
     page = admin_client.get("/admin/machine-learning/search-status/").content.decode()
     assert "1 of 3 assets embedded with <code>ViT-B-16__openai</code>" in page
     assert "data-ml-migrating" in page and "<code>ViT-B-32__openai</code> until" in page
+
+
+def test_a_filter_matching_much_of_the_library_is_checked_on_the_nearest_candidates(colour_photos, user,
+                                                                                    monkeypatch):
+    embed_all(colour_photos.values())
+    monkeypatch.setattr(search, "SMALL_FILTER", 0)  # as if the filter matched more than a list should hold
+    monkeypatch.setattr(search, "ACCEPT_BATCH", 1)
+    results = search.smart_search(user, "red", search.Filters(original_file_name="e"), size=1)  # green, blue
+    assert results.assets == [colour_photos["blue"]] or results.assets == [colour_photos["green"]]
+    assert results.has_next
+    both = search.smart_search(user, "green", search.Filters(original_file_name="e"), size=5)
+    assert both.assets == [colour_photos["green"], colour_photos["blue"]] and not both.has_next

@@ -4,6 +4,7 @@ complete, then go)."""
 
 import pytest
 
+from media_app.models import Asset
 from search_app.models import SmartSearch
 from search_app.services import embeddings, search
 from settings_app.services import get_config, save_values
@@ -129,10 +130,11 @@ def test_the_ml_status_says_the_old_model_serves_during_a_change(colour_photos, 
 def test_a_filter_matching_much_of_the_library_is_checked_on_the_nearest_candidates(colour_photos, user,
                                                                                     monkeypatch):
     embed_all(colour_photos.values())
+    Asset.objects.filter(pk__in=[colour_photos["green"].pk, colour_photos["blue"].pk]).update(city="Oslo")
     monkeypatch.setattr(search, "SMALL_FILTER", 0)  # as if the filter matched more than a list should hold
     monkeypatch.setattr(search, "ACCEPT_BATCH", 1)
-    results = search.smart_search(user, "red", search.Filters(original_file_name="e"), size=1)  # green, blue
+    results = search.smart_search(user, "red", search.Filters(city="oslo"), size=1)
     assert results.assets == [colour_photos["blue"]] or results.assets == [colour_photos["green"]]
     assert results.has_next
-    both = search.smart_search(user, "green", search.Filters(original_file_name="e"), size=5)
+    both = search.smart_search(user, "green", search.Filters(city="Oslo"), size=5)
     assert both.assets == [colour_photos["green"], colour_photos["blue"]] and not both.has_next

@@ -110,14 +110,19 @@ def nearest(owner_id, model_name: str, vector, *, limit: int, offset: int = 0, a
     if accept is None:
         ranked = _ranked(distances, wanted)
     else:
+        checked: dict[int, bool] = {}
         batch = max(4 * wanted, 1000)
         while True:
             ranked = _ranked(distances, batch)
-            ids = [index.asset_ids[p] for p in ranked]
-            accepted = set(map(str, accept(ids)))
-            ranked = np.asarray([p for p, asset_id in zip(ranked, ids, strict=True) if asset_id in accepted],
-                                dtype=np.int64)
-            if len(ranked) >= wanted or batch >= len(distances):
+            new = [int(p) for p in ranked if int(p) not in checked]
+            ids = [index.asset_ids[p] for p in new]
+            accepted = set(map(str, accept(ids))) if ids else set()
+            checked.update((p, asset_id in accepted) for p, asset_id in zip(new, ids, strict=True))
+            kept = [int(p) for p in ranked if checked[int(p)]]
+            if len(kept) >= wanted or batch >= len(distances):
                 break
-            batch *= 4
+            # size the next batch from the share of candidates the filter accepted so far
+            share = max(len(kept) / max(len(ranked), 1), 1 / len(distances))
+            batch = min(len(distances), max(2 * batch, int(wanted / share * 1.5)))
+        ranked = np.asarray(kept, dtype=np.int64)
     return [(index.asset_ids[p], float(distances[p])) for p in ranked[offset:wanted]]

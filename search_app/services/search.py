@@ -69,10 +69,12 @@ def filtered(owner, filters: Filters):
         assets = assets.filter(type=TYPES[filters.type])
     for person_id in filters.person_ids:  # every person must be in the photo
         assets = assets.filter(faces__person_id=person_id)
+    if filters.person_ids:  # a person with several faces in one photo would list it twice
+        assets = assets.distinct()
     if filters.ocr:
         words = filters.ocr.split()
         assets = assets.filter(*[Q(search_info__ocr_text__icontains=word) for word in words])
-    return assets.distinct()
+    return assets
 
 
 def metadata_search(owner, filters: Filters, page: int = 1, size: int = DEFAULT_PAGE_SIZE) -> Results:
@@ -105,8 +107,9 @@ def rank(owner, model_name: str, vector, filters: Filters, *, limit: int, offset
     allowed = accept = None
     if filters.any():
         matching = filtered(owner, filters)
-        if matching.count() <= SMALL_FILTER:
-            allowed = list(matching.values_list("id", flat=True))
+        first = list(matching.values_list("id", flat=True)[:SMALL_FILTER + 1])
+        if len(first) <= SMALL_FILTER:
+            allowed = first
         else:
             def accept(asset_ids):
                 accepted = []

@@ -3,13 +3,15 @@ layout in the service's model cache, OCR with the PP-OCR models bundled in rapid
 
 import io
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from .clip_model import write_clip_model
-from .conftest import start_service, stop_service
+from .conftest import PROJECT_DIR, start_service, stop_service
 from .test_http import post
 
 MODEL = "ViT-B-32__openai"
@@ -99,3 +101,24 @@ def test_ocr_reads_printed_text_in_immichs_shape(ml_service):
 def test_ocr_options_are_checked(ml_service):
     response = post(ml_service, ocr_entries(max_resolution=0), text_image("X"))
     assert response.status_code == 422 and "maxResolution" in response.json()["detail"]
+
+
+# A real Immich CLIP model, when one was put in the cache by hand (no registry package ships CLIP weights).
+REAL_CACHE = Path(os.environ.get("REAL_CLIP_MODEL_CACHE") or PROJECT_DIR / "data" / "ml-models")
+REAL_MODEL = REAL_CACHE / "clip" / MODEL
+
+
+@pytest.mark.skipif(not (REAL_MODEL / "visual" / "model.onnx").is_file(),
+                    reason=f"no real CLIP model in {REAL_MODEL}: put Immich's {MODEL} files there (or set "
+                           "REAL_CLIP_MODEL_CACHE) to run this")
+def test_a_real_clip_model_matches_text_to_images(tmp_path):
+    service = start_service(tmp_path, ["-m", "ml_service"], ML_MODEL_CACHE=str(REAL_CACHE))
+    try:
+        images = {colour: vector(post(service, {"clip": {"visual": {"modelName": MODEL}}}, jpeg(rgb)).json()["clip"])
+                  for colour, rgb in PURE.items()}
+        for colour in PURE:
+            text = vector(post(service, {"clip": {"textual": {"modelName": MODEL}}},
+                               text=f"a plain {colour} square").json()["clip"])
+            assert max(images, key=lambda name: float(text @ images[name])) == colour
+    finally:
+        stop_service(service)

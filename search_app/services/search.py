@@ -15,7 +15,7 @@ from . import embeddings, index
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-SMALL_FILTER = 5000  # a filter matching at most this many assets lists them; beyond, candidates are checked
+SMALL_FILTER = 1000  # a filter matching at most this many assets lists them; beyond, candidates are checked
 ACCEPT_BATCH = 900  # ids per query (SQLite's variable limit on old builds is 999)
 TYPES = {"IMAGE": AssetType.IMAGE, "VIDEO": AssetType.VIDEO}
 

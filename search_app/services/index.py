@@ -111,7 +111,7 @@ def nearest(owner_id, model_name: str, vector, *, limit: int, offset: int = 0, a
         ranked = _ranked(distances, wanted)
     else:
         checked: dict[int, bool] = {}
-        batch = max(4 * wanted, 1000)
+        batch = 2 * wanted + 100
         while True:
             ranked = _ranked(distances, batch)
             new = [int(p) for p in ranked if int(p) not in checked]

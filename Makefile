@@ -18,12 +18,18 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+# OCR models ship in rapidocr-onnxruntime; --no-deps keeps its opencv-python requirement from replacing
+# OpenCV 5 headless (both install the cv2 module). Its runtime dependencies are in pyproject.toml.
+RAPIDOCR := rapidocr-onnxruntime==1.4.4
+
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q --no-deps $(RAPIDOCR)
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps $(RAPIDOCR)
 	touch $@ $(STAMP)
 
 # The OpenID Connect test provider (oidc-provider) for the OAuth tests, pinned by package-lock.json.

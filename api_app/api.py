@@ -70,5 +70,5 @@ api = NinjaAPI(
 errors.install(api)
 
 for module in ("users_app.api", "users_app.oauth_api", "settings_app.api", "jobs_app.api", "media_app.api",
-               "people_app.api", "albums_app.api", "notifications_app.api"):
+               "people_app.api", "albums_app.api", "notifications_app.api", "search_app.api"):
     api.add_router("", f"{module}.router")

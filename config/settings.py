@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "people_app",
     "albums_app",
     "notifications_app",
+    "search_app",
     "config",
 ]
 

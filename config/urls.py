@@ -35,4 +35,5 @@ urlpatterns = [
     path("", include("media_app.urls")),
     path("", include("people_app.urls")),
     path("", include("albums_app.urls")),
+    path("", include("search_app.urls")),
 ]

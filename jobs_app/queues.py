@@ -91,6 +91,8 @@ QUEUES: tuple[Queue, ...] = (
                      StartMode("Missing", False, "Cluster faces that belong to no person yet.")),
         requires=FACES,
     ),
+    Queue("ocr", "OCR", 1, queue_all_job="OcrQueueAll", item_job="Ocr", start_modes=ALL_AND_MISSING,
+          requires=(ML, "machineLearning.ocr.enabled")),
     Queue("videoConversion", "Transcode Videos", 1, timeout=6 * 3600, queue_all_job="AssetEncodeVideoQueueAll",
           item_job="AssetEncodeVideo", start_modes=ALL_AND_MISSING),
     Queue("storageTemplateMigration", "Storage Template Migration", 1, fixed_reason=NOT_CONCURRENCY_SAFE,

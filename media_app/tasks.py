@@ -163,8 +163,8 @@ def sync_library(job) -> str:
 
 @job_handler(*(queue.item_job for queue in QUEUES if queue.item_job), placeholder=True)
 def placeholder_media_item(job) -> str:
-    """The per-asset job of a media queue whose pipeline does not exist yet (smart search, duplicate
-    detection, file migration): it reports "skipped", never success; registering the real
+    """The per-asset job of a media queue whose pipeline does not exist yet (file migration): it reports
+    "skipped", never success; registering the real
     handler replaces it."""
     return f"{job.name} {job.data.get('id')}: skipped, the media pipeline does not exist yet"
 

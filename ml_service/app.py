@@ -7,13 +7,12 @@ text or with an image that does not decode, 500 when a model cannot be loaded (a
 
 import json
 import logging
-import os
 from urllib.parse import parse_qs
 
 import cv2
 from multipart import MultipartError, MultipartParser, parse_options_header
 
-from ml_service.models import ModelCache, ModelUnavailable, model_ttl
+from ml_service.models import ModelCache, ModelUnavailable, inference_threads, model_ttl
 from ml_service.predict import RequestError, parse_entries, predict
 
 log = logging.getLogger("ml_service")
@@ -119,11 +118,6 @@ def read_form(environ) -> dict[str, bytes]:
 
 def _json(status: int, payload) -> tuple[int, str, bytes]:
     return status, "application/json", json.dumps(payload, separators=(",", ":")).encode()
-
-
-def inference_threads() -> int:
-    """ML_THREADS, else at most 2: the server shares its cores with the web and job processes."""
-    return max(1, int(os.environ.get("ML_THREADS") or min(2, os.cpu_count() or 1)))
 
 
 def create_app() -> MLApplication:

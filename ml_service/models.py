@@ -27,7 +27,7 @@ CLIP = "clip"
 OCR = "ocr"
 DETECTION = "detection"
 RECOGNITION = "recognition"
-# Immich's task and type names; only facial recognition is served here for now
+# Immich's task and type names
 TASK_TYPES = {
     FACIAL_RECOGNITION: (DETECTION, RECOGNITION),
     CLIP: ("visual", "textual"),
@@ -45,6 +45,11 @@ class ModelUnavailable(Exception):
 def model_ttl() -> float:
     value = os.environ.get("ML_MODEL_TTL") or os.environ.get("MACHINE_LEARNING_MODEL_TTL")
     return float(value) if value else DEFAULT_MODEL_TTL
+
+
+def inference_threads() -> int:
+    """ML_THREADS, else at most 2: the server shares its cores with the web and job processes."""
+    return max(1, int(os.environ.get("ML_THREADS") or min(2, os.cpu_count() or 1)))
 
 
 def model_cache_dir() -> Path:

@@ -169,7 +169,7 @@ def server_features_of(config) -> dict:
         "trash": config.trash.enabled,
         "oauth": config.oauth.enabled,
         "oauthAutoLaunch": config.oauth.autoLaunch,
-        "ocr": False,  # this server has no OCR
+        "ocr": ml.enabled and ml.ocr.enabled,
         "passwordLogin": config.passwordLogin.enabled,
         "configFile": config_file.in_use(),
         "email": email_available(config),

@@ -147,6 +147,7 @@ FACIAL_RECOGNITION_ALL = Rerun("facialRecognition", True, "Facial Recognition �
 BUNDLED_FACE_MODEL = "bundled-mtcnn-facenet"
 SMART_SEARCH_ALL = Rerun("smartSearch", True, "Smart Search — ALL")
 DUPLICATES_ALL = Rerun("duplicateDetection", True, "Duplicate Detection — ALL")
+OCR_ALL = Rerun("ocr", True, "OCR — ALL")
 METADATA_ALL = Rerun("metadataExtraction", True, "Extract Metadata — ALL")
 TRANSCODE_ALL = Rerun("videoConversion", True, "Transcode Videos — ALL")
 STORAGE_MIGRATION = Rerun("storageTemplateMigration", False, "Storage Template Migration")
@@ -196,6 +197,14 @@ FACE_MODEL_CHOICE = Choice(
               **{name: "Immich's models (an Immich ML server, or their files in the model cache)"
                  for name in IMMICH_FACE_MODELS}},
 )
+
+
+# Immich's OCR model names (machine-learning constants), the UI's list plus CH__.
+OCR_MODELS = [("PP-OCRv5_server", "PP-OCRv5 server"), ("PP-OCRv5_mobile", "PP-OCRv5 mobile"),
+              ("CH__PP-OCRv5_mobile", "Chinese"), ("EN__PP-OCRv5_mobile", "English"),
+              ("EL__PP-OCRv5_mobile", "Greek"), ("KOREAN__PP-OCRv5_mobile", "Korean"),
+              ("LATIN__PP-OCRv5_mobile", "Latin"), ("ESLAV__PP-OCRv5_mobile", "East Slavic"),
+              ("TH__PP-OCRv5_mobile", "Thai")]
 
 
 def _image_keys() -> tuple[Key, ...]:
@@ -404,7 +413,8 @@ CATEGORIES: tuple[Category, ...] = (
             depends_on="machineLearning.availabilityChecks.enabled"),
         Key("machineLearning.clip.enabled", Bool(), True, "Enable smart search"),
         Key("machineLearning.clip.modelName", CLIP_MODEL_CHOICE, "ViT-B-32__openai", "CLIP model",
-            "Changing the model deletes existing embeddings: re-run Smart Search for all images.",
+            "Re-run Smart Search for all images after changing the model. Search keeps using the old model's "
+            "embeddings until every image has one of the new model; then the old ones are deleted.",
             SMART_SEARCH_ALL),
         Key("machineLearning.duplicateDetection.enabled", Bool(), True, "Enable duplicate detection",
             "Requires smart search. Exact duplicates are always refused at upload."),
@@ -424,6 +434,17 @@ CATEGORIES: tuple[Category, ...] = (
             "Two faces closer than this are the same person.", FACIAL_RECOGNITION_ALL),
         Key("machineLearning.facialRecognition.minFaces", Int(1), 3, "Min recognized faces",
             "Fewer faces than this do not make a person.", FACIAL_RECOGNITION_ALL),
+        Key("machineLearning.ocr.enabled", Bool(), True, "Enable OCR",
+            "Read printed text in images, searchable from the search page."),
+        Key("machineLearning.ocr.modelName", Choice(OCR_MODELS), "PP-OCRv5_mobile", "OCR model",
+            "Models are language-specific. This server's ML service reads every one with the PP-OCR models "
+            "bundled in rapidocr-onnxruntime. Re-run OCR for all images after changing it.", OCR_ALL),
+        Key("machineLearning.ocr.minDetectionScore", Float(0.1, 1), 0.5, "Min detection score",
+            "Text boxes detected with a lower confidence are ignored.", OCR_ALL),
+        Key("machineLearning.ocr.minRecognitionScore", Float(0.1, 1), 0.8, "Min recognition score",
+            "Text recognised with a lower confidence is ignored.", OCR_ALL),
+        Key("machineLearning.ocr.maxResolution", Int(1, None, "px"), 736, "Maximum resolution",
+            "Previews larger than this are shrunk first: higher reads smaller text but takes longer.", OCR_ALL),
     ), groups=(
         FieldGroup("General", ("machineLearning.",), switch="machineLearning.enabled"),
         FieldGroup("Smart search", ("machineLearning.clip.",), switch="machineLearning.clip.enabled",

@@ -198,7 +198,7 @@ def test_every_queue_is_known_by_name():
     assert set(QUEUES_BY_NAME) == {
         "thumbnailGeneration", "metadataExtraction", "videoConversion", "faceDetection", "facialRecognition",
         "smartSearch", "duplicateDetection", "backgroundTask", "storageTemplateMigration", "migration", "sidecar",
-        "library", "notifications", "backupDatabase", "search", "workflow", "editor", "integrityCheck"}
+        "library", "notifications", "backupDatabase", "search", "workflow", "editor", "integrityCheck", "ocr"}
     assert QueueRun.objects.count() == 0
 
 

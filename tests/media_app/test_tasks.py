@@ -15,6 +15,7 @@ from jobs_app.models import Job
 from media_app.models import Asset, Library
 from media_app.services import libraries, thumbnails
 from media_app.services.upload import store_upload
+from ml_client.client import ML_QUEUES
 from settings_app.services import save_values
 from tests.jobs_app import conftest as jobs_fixtures
 from tests.jobs_app.conftest import wait_for
@@ -37,9 +38,10 @@ def short_side(relative_path: str) -> int:
 
 def all_done(*ids) -> bool:
     assets = Asset.objects.filter(pk__in=ids)
-    # Face detection follows new uploads; with no machine-learning server here its jobs wait (held queue).
+    # Face detection, smart search and OCR follow new uploads; with no machine-learning server here their
+    # jobs wait (held queues).
     return len(assets) == len(ids) and all(asset.thumbnails_generated_at for asset in assets) and not \
-        Job.objects.filter(status__in=Job.PENDING).exclude(queue="faceDetection").exists()
+        Job.objects.filter(status__in=Job.PENDING).exclude(queue__in=ML_QUEUES).exists()
 
 
 def failed_jobs_text() -> str:

@@ -238,11 +238,13 @@ def test_an_immich_face_model_in_the_cache_answers_faces_and_embeddings(ml_servi
     assert len(response.json()["facial-recognition"]) == 3  # the dimmer face is under 0.95
 
 
-def test_a_task_this_service_does_not_serve_says_so(ml_service):
-    entries = {"clip": {"textual": {"modelName": "ViT-B-32__openai"}}}
+def test_a_missing_clip_model_fails_naming_the_model_and_its_folder(ml_service):
+    entries = {"clip": {"textual": {"modelName": "ViT-H-14__laion2b-s32b-b79k"}}}
     response = post(ml_service, entries, text="a dog on a beach")
     assert response.status_code == 500
-    assert "'clip' is not served" in response.json()["detail"]
+    detail = response.json()["detail"]
+    folder = ml_service.model_cache / "clip" / "ViT-H-14__laion2b-s32b-b79k"
+    assert "'ViT-H-14__laion2b-s32b-b79k'" in detail and str(folder) in detail
 
 
 def test_a_chunked_upload_without_content_length(ml_service):

@@ -76,7 +76,8 @@ def test_ml_down_holds_the_queue_then_jobs_complete_when_it_is_back(use_ml, medi
     outcome = runner.run_job(claim.job_id, claim.token)
     assert outcome == f"waiting: waiting for machine learning at {url}"
     assert held_queues() == {"faceDetection": f"waiting for machine learning at {url}",
-                             "smartSearch": f"waiting for machine learning at {url}"}
+                             "smartSearch": f"waiting for machine learning at {url}",
+                             "ocr": f"waiting for machine learning at {url}"}
     assert queue_status("faceDetection").hold_reason.endswith(url)
     engine.release_worker("test:1")  # the second claimed job, not run in this test
     assert Job.objects.filter(status=Job.WAITING).count() == 2 and not Job.objects.filter(status=Job.FAILED)

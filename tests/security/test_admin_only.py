@@ -20,6 +20,8 @@ NOT_ADMIN_ONLY = re.compile(
     r"|people/.*|api/people.*|api/faces"
     # Albums a user owns or that are shared with them (albums_app checks the role), their own email choices.
     r"|albums/.*|api/albums.*|account/notifications/"
+    # A user's own search and duplicate groups.
+    r"|search/|duplicates/.*|api/search/(smart|metadata)|api/duplicates"
     # The OpenAPI document is public, as Immich's; the API root only answers 404.
     r"|api/spec\.json|api/)$"
 )

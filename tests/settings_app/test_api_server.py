@@ -78,7 +78,7 @@ def test_features_are_public_and_follow_the_defaults():
         "trash": True,
         "oauth": False,
         "oauthAutoLaunch": False,
-        "ocr": False,
+        "ocr": True,
         "passwordLogin": True,
         "configFile": False,
         "email": False,

@@ -16,14 +16,7 @@ EXTRA = {
     "library.watch.usePolling": "watching network mounts (NFS, SMB), where file events do not arrive, needs polling",
 }
 # Immich's keys this server does not have yet.
-EXPECTED_MISSING = {
-    "job.ocr.concurrency": "OCR comes with the search issue",
-    "machineLearning.ocr.enabled": "OCR comes with the search issue",
-    "machineLearning.ocr.modelName": "OCR comes with the search issue",
-    "machineLearning.ocr.minDetectionScore": "OCR comes with the search issue",
-    "machineLearning.ocr.minRecognitionScore": "OCR comes with the search issue",
-    "machineLearning.ocr.maxResolution": "OCR comes with the search issue",
-}
+EXPECTED_MISSING: dict[str, str] = {}
 # Keys whose default may differ from Immich's.
 MAY_DIFFER = {
     "machineLearning.facialRecognition.modelName": "the default is the face model bundled with this server",

@@ -1,0 +1,170 @@
+"""Searching an owner's assets: metadata filters (Immich's searchAssets / MetadataSearchDto) and smart
+search (searchSmart: the query text embedded by the CLIP textual model, assets ranked by cosine distance).
+Both return one page of assets and whether another page follows."""
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Q
+
+from media_app.models import Asset, AssetType
+from settings_app.services import get_config
+
+from . import embeddings, index
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+SMALL_FILTER = 1000  # a filter matching at most this many assets lists them; beyond, candidates are checked
+ACCEPT_BATCH = 900  # ids per query (SQLite's variable limit on old builds is 999)
+TYPES = {"IMAGE": AssetType.IMAGE, "VIDEO": AssetType.VIDEO}
+
+
+class SearchError(Exception):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+@dataclass
+class Filters:
+    original_file_name: str = ""
+    city: str = ""
+    state: str = ""
+    country: str = ""
+    make: str = ""
+    model: str = ""
+    taken_after: datetime | None = None
+    taken_before: datetime | None = None
+    type: str = ""  # IMAGE or VIDEO
+    person_ids: list = field(default_factory=list)
+    ocr: str = ""
+
+    def any(self) -> bool:
+        return any(value for value in vars(self).values())
+
+
+@dataclass
+class Results:
+    assets: list[Asset]
+    page: int
+    has_next: bool
+    distances: dict = field(default_factory=dict)  # asset id -> cosine distance (smart search)
+
+
+def filtered(owner, filters: Filters):
+    assets = Asset.objects.filter(owner=owner, deleted_at__isnull=True)
+    if filters.original_file_name:
+        assets = assets.filter(original_filename__icontains=filters.original_file_name)
+    for name in ("city", "state", "country", "make", "model"):
+        if value := getattr(filters, name):
+            assets = assets.filter(**{f"{name}__iexact": value})
+    if filters.taken_after:
+        assets = assets.filter(taken_at__gte=filters.taken_after)
+    if filters.taken_before:
+        assets = assets.filter(taken_at__lte=filters.taken_before)
+    if filters.type:
+        if filters.type not in TYPES:
+            raise SearchError("type", f"type must be one of {', '.join(TYPES)}, not {filters.type!r}.")
+        assets = assets.filter(type=TYPES[filters.type])
+    for person_id in filters.person_ids:  # every person must be in the photo
+        assets = assets.filter(faces__person_id=person_id)
+    if filters.person_ids:  # a person with several faces in one photo would list it twice
+        assets = assets.distinct()
+    if filters.ocr:
+        words = filters.ocr.split()
+        assets = assets.filter(*[Q(search_info__ocr_text__icontains=word) for word in words])
+    return assets
+
+
+def metadata_search(owner, filters: Filters, page: int = 1, size: int = DEFAULT_PAGE_SIZE) -> Results:
+    assets = filtered(owner, filters).order_by("-local_taken_at", "-created_at", "-id")
+    start = (page - 1) * size
+    found = list(assets[start:start + size + 1])
+    return Results(found[:size], page, len(found) > size)
+
+
+def smart_search(owner, query: str, filters: Filters, page: int = 1, size: int = DEFAULT_PAGE_SIZE,
+                 config=None) -> Results:
+    """Assets nearest the query's embedding (the serving model's, see embeddings.serving_model)."""
+    config = config or get_config()
+    if reason := embeddings.disabled_reason(config):
+        raise SearchError("query", f"Smart search is not available: {reason}.")
+    if not query.strip():
+        raise SearchError("query", "Enter something to search for.")
+    model_name = embeddings.serving_model(config)
+    vector = embeddings.request_embedding(text=query, model_name=model_name, config=config)
+    found = rank(owner, model_name, vector, filters, limit=size + 1, offset=(page - 1) * size)
+    by_id = {str(pk): asset for pk, asset in Asset.objects.in_bulk([a for a, _ in found[:size]]).items()}
+    assets = [by_id[asset_id] for asset_id, _ in found[:size] if asset_id in by_id]
+    return Results(assets, page, len(found) > size, dict(found[:size]))
+
+
+def rank(owner, model_name: str, vector, filters: Filters, *, limit: int, offset: int = 0) -> list:
+    """(asset id, distance) of the owner's live assets matching the filters, nearest `vector` first. A
+    filter matching few assets restricts the scan to them; one matching many is checked on the nearest
+    candidates only (a query per batch, not a list of the whole library)."""
+    allowed = accept = None
+    if filters.any():
+        matching = filtered(owner, filters)
+        first = list(matching.values_list("id", flat=True)[:SMALL_FILTER + 1])
+        if len(first) <= SMALL_FILTER:
+            allowed = first
+        else:
+            def accept(asset_ids):
+                accepted = []
+                for start in range(0, len(asset_ids), ACCEPT_BATCH):
+                    accepted += matching.filter(pk__in=asset_ids[start:start + ACCEPT_BATCH]).values_list("id",
+                                                                                                          flat=True)
+                return accepted
+    trashed = Asset.objects.filter(owner=owner, deleted_at__isnull=False).values_list("id", flat=True)
+    return index.nearest(owner.pk, model_name, vector, limit=limit, offset=offset, allowed=allowed, accept=accept,
+                         excluded=trashed)
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def asset_dto(asset: Asset) -> dict:
+    """The fields of Immich's AssetResponseDto this server has."""
+    info = getattr(asset, "search_info", None) if hasattr(asset, "search_info") else None
+    return {
+        "id": str(asset.pk),
+        "type": "VIDEO" if asset.is_video else "IMAGE",
+        "ownerId": str(asset.owner_id),
+        "originalFileName": asset.original_filename,
+        "originalPath": asset.original_path,
+        "checksum": base64.b64encode(bytes.fromhex(asset.checksum)).decode() if asset.checksum else "",
+        "fileCreatedAt": _iso(asset.file_created_at or asset.created_at),
+        "fileModifiedAt": _iso(asset.file_modified_at or asset.created_at),
+        "localDateTime": _iso(asset.local_taken_at or asset.created_at),
+        "updatedAt": _iso(asset.updated_at),
+        "isTrashed": asset.deleted_at is not None,
+        "isOffline": asset.is_offline,
+        "isFavorite": False,
+        "isArchived": False,
+        "visibility": "timeline",
+        "hasMetadata": asset.metadata_extracted_at is not None,
+        "duration": f"{asset.duration or 0:.3f}",
+        "thumbhash": base64.b64encode(bytes(asset.thumbhash)).decode() if asset.thumbhash else None,
+        "libraryId": str(asset.library_id) if asset.library_id else None,
+        "duplicateId": str(info.duplicate_id) if info and info.duplicate_id else None,
+        "exifInfo": {
+            "make": asset.make or None, "model": asset.model or None, "lensModel": asset.lens_model or None,
+            "exifImageWidth": asset.width, "exifImageHeight": asset.height, "fileSizeInByte": asset.file_size,
+            "dateTimeOriginal": _iso(asset.taken_at), "latitude": asset.latitude, "longitude": asset.longitude,
+            "city": asset.city or None, "state": asset.state or None, "country": asset.country or None,
+            "rating": asset.rating,
+        },
+    }
+
+
+def response_dto(results: Results) -> dict:
+    """Immich's SearchResponseDto."""
+    items = [asset_dto(asset) for asset in results.assets]
+    return {
+        "albums": {"total": 0, "count": 0, "items": [], "facets": []},
+        "assets": {"total": len(items), "count": len(items), "items": items, "facets": [],
+                   "nextPage": str(results.page + 1) if results.has_next else None},
+    }

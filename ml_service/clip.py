@@ -4,17 +4,18 @@ A model folder ``<cache>/clip/<model name>/`` holds ``config.json`` (``text_cfg.
 ``visual/model.onnx`` (input ``image`` float32 [1, 3, S, S]) with ``visual/preprocess_cfg.json`` (size, mean,
 std, interpolation, resize_mode) and ``textual/model.onnx`` (input ``text`` int32 [1, context length]) with
 ``textual/tokenizer.json`` and ``textual/tokenizer_config.json`` (pad_token). A missing model is downloaded
-from Hugging Face ``immich-app/<model name>`` on first use, as Immich's ML service does, unless
-ML_MODEL_DOWNLOAD=false; without internet the request fails naming the model and the folder."""
+from Hugging Face ``immich-app/<model name>`` on first use, as Immich's ML service does (ml_service.model_download);
+without internet the request fails naming the model and the folder."""
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ml_service.model_download import ModelDownloadFailed
+from ml_service.model_download import ensure_model_files as ensure_downloaded
 from ml_service.models import CLIP, ModelUnavailable, inference_threads, model_cache_dir
 
 log = logging.getLogger("ml_service")
@@ -28,8 +29,6 @@ INTERPOLATIONS = {
     "nearest": Image.Resampling.NEAREST,
     "lanczos": Image.Resampling.LANCZOS,
 }
-# Files Immich's repositories hold for other runtimes (ARM NN, RKNN): not needed by onnxruntime.
-DOWNLOAD_IGNORE = ["*.armnn", "*.rknn", "*/rknpu/*", "*/armnn/*"]
 
 
 def model_folder(name: str) -> Path:
@@ -43,33 +42,19 @@ def _required_files(folder: Path, model_type: str) -> list[Path]:
             folder / TEXTUAL / "tokenizer_config.json"]
 
 
-def downloads_enabled() -> bool:
-    return os.environ.get("ML_MODEL_DOWNLOAD", "true").lower() not in ("0", "false", "no", "off")
-
-
 def ensure_model_files(name: str, model_type: str) -> Path:
     """The model's folder with the files this model type needs, downloaded first when missing."""
     folder = model_folder(name)
-    missing = [path for path in _required_files(folder, model_type) if not path.is_file()]
-    if not missing:
-        return folder
-    reason = "downloads are off (ML_MODEL_DOWNLOAD=false)"
-    if downloads_enabled():
-        try:
-            from huggingface_hub import snapshot_download
-
-            log.info("Downloading CLIP model %s into %s", name, folder)
-            snapshot_download(f"immich-app/{name}", local_dir=folder, ignore_patterns=DOWNLOAD_IGNORE)
-            if all(path.is_file() for path in _required_files(folder, model_type)):
-                return folder
-            reason = "the download did not contain them"
-        except Exception as error:  # no internet, unknown repository, disk full: all end in the same advice
-            reason = f"the download from Hugging Face immich-app/{name} failed: {type(error).__name__}: {error}"
-    names = ", ".join(str(path.relative_to(folder)) for path in missing)
-    raise ModelUnavailable(
-        f"CLIP model '{name}' is not installed ({reason}): put Immich's files for it ({names}, from Hugging Face "
-        f"immich-app/{name}) in {folder}, or point the Machine Learning URL at an Immich ML server."
-    )
+    required = [str(path.relative_to(folder)) for path in _required_files(folder, model_type)]
+    try:
+        ensure_downloaded(name, folder, required)
+    except ModelDownloadFailed as reason:
+        missing = ", ".join(path for path in required if not (folder / path).is_file())
+        raise ModelUnavailable(
+            f"CLIP model '{name}' is not installed ({reason}): put Immich's files for it ({missing}, from Hugging "
+            f"Face immich-app/{name}) in {folder}, or point the Machine Learning URL at an Immich ML server."
+        )
+    return folder
 
 
 def _session(path: Path):

@@ -34,10 +34,9 @@ def start_service(folder: Path, command: list[str], **env) -> RunningService:
     port = free_port()
     model_cache = folder / "ml-models"
     log_path = folder / "ml.log"
-    # Missing models are never downloaded (ML_MODEL_DOWNLOAD), and a download would go to a port nobody
-    # listens on: the machine without internet, whatever the host.
+    # Downloads of missing models go to a port nobody listens on: the machine without internet, whatever the host.
     environment = {**os.environ, "ML_MODEL_CACHE": str(model_cache), "ML_THREADS": "1",
-                   "ML_MODEL_DOWNLOAD": "false", "ML_MODEL_DOWNLOAD_URL": f"http://127.0.0.1:{free_port()}", **env}
+                   "ML_MODEL_DOWNLOAD_URL": f"http://127.0.0.1:{free_port()}", **env}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, *command, "--port", str(port)], cwd=PROJECT_DIR, env=environment, stdout=log, stderr=log

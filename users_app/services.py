@@ -283,10 +283,10 @@ def delete_due_users(now=None) -> int:
 # --- API credentials (checked by api_app.auth) -------------------------------------------------------
 
 
-def user_for_api_key(secret: str):
-    """The active user an `x-api-key` secret belongs to, or None."""
+def api_key_for(secret: str) -> ApiKey | None:
+    """The API key of an `x-api-key` secret, with its (active) user, or None."""
     key = ApiKey.objects.select_related("user").filter(key_hash=hash_api_key(secret)).first()
-    return key.user if key and key.user.is_active else None
+    return key if key and key.user.is_active else None
 
 
 def user_for_access_token(token: str):

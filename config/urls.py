@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from api_app.api import api
+from api_app.api import api, immich_discovery
 from settings_app.views import custom_css
 from users_app.views import home
 
@@ -28,6 +28,7 @@ urlpatterns = [
     path("admin/machine-learning/", include("ml_client.urls")),
     path("upload/", include("media_app.upload_urls")),
     path("console/", admin.site.urls),
+    path(".well-known/immich", immich_discovery, name="immich-discovery"),
     path("api/", api.urls),
     path("", include("media_app.urls")),
     path("", include("people_app.urls")),

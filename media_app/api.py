@@ -72,12 +72,14 @@ class AssetBulkUploadCheckDto(Schema):
     assets: list[AssetBulkUploadCheckItem]
 
 
+# Optional, never null (Immich leaves them out): `str = None` declares that, and the route's exclude_none
+# leaves them out of the JSON.
 class AssetBulkUploadCheckResult(Schema):
     id: str
     action: Literal["accept", "reject"]
-    assetId: str | None = None
-    isTrashed: bool | None = None
-    reason: Literal["duplicate", "unsupported-format"] | None = None
+    assetId: str = None
+    isTrashed: bool = None
+    reason: Literal["duplicate", "unsupported-format"] = None
 
 
 class AssetBulkUploadCheckResponseDto(Schema):
@@ -99,7 +101,7 @@ def hex_checksum(text: str) -> str | None:
 
 
 @router.post("/assets/bulk-upload-check", auth=signed_in("asset.upload"), response=AssetBulkUploadCheckResponseDto,
-             url_name="api-bulk-upload-check", summary="checkBulkUpload")
+             url_name="api-bulk-upload-check", summary="checkBulkUpload", exclude_none=True)
 def check_bulk_upload(request, body: AssetBulkUploadCheckDto):
     """Which of these files (by SHA1) the caller already has: "reject" with the asset's id for those."""
     checksums = {}
@@ -166,7 +168,7 @@ class AssetResponseDto(Schema):
     width: int | None
     height: int | None
     libraryId: str | None = None
-    exifInfo: ExifResponseDto | None = None
+    exifInfo: ExifResponseDto
 
 
 def asset_response(asset: Asset) -> dict:
@@ -404,10 +406,11 @@ class TimeBucketAssetResponseDto(Schema):
     projectionType: list[str | None]
     livePhotoVideoId: list[str | None]
     createdAt: list[str]
-    latitude: list[float | None] | None = None
-    longitude: list[float | None] | None = None
-    city: list[str | None] | None = None
-    country: list[str | None] | None = None
+    # Only withCoordinates (left out otherwise, as AssetBulkUploadCheckResult's optional fields).
+    latitude: list[float | None] = None
+    longitude: list[float | None] = None
+    city: list[str | None] = None
+    country: list[str | None] = None
 
 
 class BucketQuery(Schema):

@@ -196,8 +196,8 @@ class ServerAboutResponseDto(Schema):
     version: str
     versionUrl: str
     licensed: bool
-    repository: str | None = None
-    ffmpeg: str | None = None
+    repository: str = None  # optional, never null (as in media_app.api's AssetBulkUploadCheckResult)
+    ffmpeg: str = None
 
 
 @router.get("/server/about", auth=signed_in("server.about"), response=ServerAboutResponseDto,

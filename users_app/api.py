@@ -3,6 +3,7 @@ of the one API layer (api_app). Logging in is decided by users_app.services.logi
 the login page."""
 
 from datetime import datetime
+from typing import Literal
 
 from django.contrib.auth import login as start_session
 from django.contrib.auth import logout as end_session
@@ -127,7 +128,7 @@ class ApiKeyResponseDto(Schema):
     name: str
     createdAt: datetime
     updatedAt: datetime
-    permissions: list[str]
+    permissions: list[Literal[permissions.PERMISSIONS]]
 
 
 class ApiKeyCreateResponseDto(ApiKeyResponseDto):

@@ -96,6 +96,62 @@ def update_my_user(request, body: UserUpdateMeDto):
         raise _refused(error)
 
 
+class AlbumsResponse(Schema):
+    defaultAssetOrder: Literal["asc", "desc"]
+
+
+class CastResponse(Schema):
+    gCastEnabled: bool
+
+
+class DownloadResponse(Schema):
+    archiveSize: int
+    includeEmbeddedVideos: bool
+
+
+class EmailNotificationsResponse(Schema):
+    enabled: bool
+    albumInvite: bool
+    albumUpdate: bool
+
+
+class FeatureResponse(Schema):
+    enabled: bool
+    sidebarWeb: bool
+
+
+class MemoriesResponse(FeatureResponse):
+    duration: int
+
+
+class PurchaseResponse(Schema):
+    showSupportBadge: bool
+    hideBuyButtonUntil: str
+
+
+class RatingsResponse(Schema):
+    enabled: bool
+
+
+class RecentlyAddedResponse(Schema):
+    sidebarWeb: bool
+
+
+class UserPreferencesResponseDto(Schema):
+    albums: AlbumsResponse
+    cast: CastResponse
+    download: DownloadResponse
+    emailNotifications: EmailNotificationsResponse
+    folders: FeatureResponse
+    memories: MemoriesResponse
+    people: FeatureResponse
+    purchase: PurchaseResponse
+    ratings: RatingsResponse
+    recentlyAdded: RecentlyAddedResponse
+    sharedLinks: FeatureResponse
+    tags: FeatureResponse
+
+
 def default_preferences() -> dict:
     """Immich's defaults for a user's preferences (this server stores none yet; the features follow the
     server's settings)."""
@@ -116,8 +172,8 @@ def default_preferences() -> dict:
     }
 
 
-@router.get("/users/me/preferences", auth=signed_in("userPreference.read"), url_name="api-users-me-preferences",
-            summary="getMyPreferences")
+@router.get("/users/me/preferences", auth=signed_in("userPreference.read"), response=UserPreferencesResponseDto,
+            url_name="api-users-me-preferences", summary="getMyPreferences")
 def my_preferences(request):
     return default_preferences()
 

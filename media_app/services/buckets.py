@@ -5,7 +5,7 @@ yet counts at its file date."""
 
 import base64
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Count
 from django.db.models.functions import Coalesce, TruncMonth
@@ -36,7 +36,9 @@ def _filtered(owner, options: BucketFilter):
             assets = assets.filter(visibility__in=(Visibility.TIMELINE, Visibility.ARCHIVE))
     if options.is_favorite is not None:
         assets = assets.filter(is_favorite=options.is_favorite)
-    return assets.annotate(month_of=TruncMonth(Coalesce("local_taken_at", "file_created_at", "created_at")))
+    # local_taken_at holds the wall-clock time as if it were UTC, so months are cut in UTC.
+    return assets.annotate(month_of=TruncMonth(Coalesce("local_taken_at", "file_created_at", "created_at"),
+                                               tzinfo=UTC))
 
 
 def month_buckets(owner, options: BucketFilter = BucketFilter()) -> list[dict]:
@@ -62,7 +64,7 @@ BUCKET_COLUMNS = ("id", "owner_id", "width", "height", "is_favorite", "visibilit
 
 def month_assets(owner, month: date, options: BucketFilter = BucketFilter(), *, with_coordinates=False) -> dict:
     """One month's assets as Immich's columns (each key a list, one entry per asset)."""
-    start = datetime(month.year, month.month, 1)
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
     end = (start + timedelta(days=32)).replace(day=1)
     assets = _filtered(owner, options).filter(month_of__gte=start, month_of__lt=end).only(*BUCKET_COLUMNS)
     if not options.descending:

@@ -199,3 +199,47 @@ def load_sdk() -> Sdk:
             method, path, names = routes[name]
             functions[name] = SdkFunction(name, method, path, parameters, parse_type(result), names)
     return Sdk(types, enums, functions)
+
+
+# --- Values against the declarations ------------------------------------------------------------------
+
+
+def shape_problems(sdk: Sdk, node, value, where: str = "") -> list[str]:
+    """Where a JSON value does not fit a declared type: a missing required property, one the type lacks,
+    a null where none is allowed, a wrong type or an unknown enum value."""
+    node = sdk.resolve(node)
+    kind = node[0]
+    if kind == "union":
+        options = [shape_problems(sdk, option, value, where) for option in node[1]]
+        return [] if any(not problems for problems in options) else min(options, key=len)
+    if kind == "literal":
+        return [] if value == node[1] else [f"{where}: {value!r} is not {node[1]!r}"]
+    if kind == "ref" and node[1] in sdk.enums:
+        return [] if value in sdk.enums[node[1]] else [f"{where}: {value!r} is not one of {node[1]}"]
+    if kind == "prim":
+        expected = {"string": str, "number": (int, float), "boolean": bool, "null": type(None)}.get(node[1])
+        if expected is None:
+            return []
+        if isinstance(value, bool) and node[1] == "number" or not isinstance(value, expected):
+            return [f"{where}: {value!r} is not a {node[1]}"]
+        return []
+    if kind == "array":
+        if not isinstance(value, list):
+            return [f"{where}: {value!r} is not an array"]
+        return [problem for index, item in enumerate(value)
+                for problem in shape_problems(sdk, node[1], item, f"{where}[{index}]")]
+    if kind == "object":
+        if not isinstance(value, dict):
+            return [f"{where}: {value!r} is not an object"]
+        fields = node[1]
+        if "[key]" in fields:
+            return []
+        problems = [f"{where}.{name}: not in the SDK's type" for name in value if name not in fields]
+        for name, (field_type, optional) in fields.items():
+            if name not in value:
+                if not optional:
+                    problems.append(f"{where}.{name}: required by the SDK, missing")
+                continue
+            problems += shape_problems(sdk, field_type, value[name], f"{where}.{name}")
+        return problems
+    return []

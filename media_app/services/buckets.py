@@ -7,8 +7,8 @@ import base64
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Count
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import CharField, Count, Q
+from django.db.models.functions import Cast, Coalesce, Substr
 
 from ..models import Asset, AssetType, Visibility
 from .timeline import aspect_ratio, geotagged_assets, timeline_assets
@@ -36,20 +36,27 @@ def _filtered(owner, options: BucketFilter):
             assets = assets.filter(visibility__in=(Visibility.TIMELINE, Visibility.ARCHIVE))
     if options.is_favorite is not None:
         assets = assets.filter(is_favorite=options.is_favorite)
-    # local_taken_at holds the wall-clock time as if it were UTC, so months are cut in UTC.
-    return assets.annotate(month_of=TruncMonth(Coalesce("local_taken_at", "file_created_at", "created_at"),
-                                               tzinfo=UTC))
+    return assets
+
+
+# The moment that places an asset in a month. local_taken_at holds the wall-clock time as if it were UTC;
+# both databases store and cast it as "YYYY-MM-DD hh:mm:ss..." text in UTC, so its first 7 characters
+# are the month, computed natively (Django's TruncMonth is a Python function per row on SQLite).
+PLACED_AT = Coalesce("local_taken_at", "file_created_at", "created_at")
+MONTH_KEY = Substr(Cast(PLACED_AT, CharField()), 1, 7)
+
+
+def _in_month(assets, start: datetime, end: datetime):
+    """Assets placed in [start, end): the (indexed) date taken, or the file date while it is unknown."""
+    return assets.filter(Q(local_taken_at__gte=start, local_taken_at__lt=end)
+                         | Q(local_taken_at__isnull=True, file_created_at__gte=start, file_created_at__lt=end))
 
 
 def month_buckets(owner, options: BucketFilter = BucketFilter()) -> list[dict]:
     """[{timeBucket: "YYYY-MM-01", count}], newest month first unless ascending."""
-    rows = (_filtered(owner, options).order_by().values("month_of").annotate(count=Count("id"))
-            .order_by("-month_of" if options.descending else "month_of"))
-    return [{"timeBucket": _month_text(row["month_of"]), "count": row["count"]} for row in rows]
-
-
-def _month_text(moment) -> str:
-    return (moment.date() if isinstance(moment, datetime) else moment).replace(day=1).isoformat()
+    rows = (_filtered(owner, options).order_by().annotate(month=MONTH_KEY).values("month")
+            .annotate(count=Count("id")).order_by("-month" if options.descending else "month"))
+    return [{"timeBucket": f"{row['month']}-01", "count": row["count"]} for row in rows]
 
 
 def parse_month(text: str) -> date:
@@ -66,7 +73,7 @@ def month_assets(owner, month: date, options: BucketFilter = BucketFilter(), *, 
     """One month's assets as Immich's columns (each key a list, one entry per asset)."""
     start = datetime(month.year, month.month, 1, tzinfo=UTC)
     end = (start + timedelta(days=32)).replace(day=1)
-    assets = _filtered(owner, options).filter(month_of__gte=start, month_of__lt=end).only(*BUCKET_COLUMNS)
+    assets = _in_month(_filtered(owner, options), start, end).only(*BUCKET_COLUMNS)
     if not options.descending:
         assets = assets.reverse()
     columns = {name: [] for name in ("id", "ownerId", "ratio", "isFavorite", "visibility", "isTrashed", "isImage",

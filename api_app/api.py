@@ -5,6 +5,8 @@ OpenAPI document at /api/spec.json (public, as Immich's)."""
 
 import json
 
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
 from ninja import NinjaAPI
 from ninja.parser import Parser
 
@@ -69,6 +71,12 @@ api = NinjaAPI(
 )
 errors.install(api)
 
-for module in ("users_app.api", "users_app.oauth_api", "settings_app.api", "jobs_app.api", "media_app.api",
-               "people_app.api", "albums_app.api", "notifications_app.api", "search_app.api"):
+for module in ("users_app.api", "users_app.users_api", "users_app.oauth_api", "settings_app.api", "jobs_app.api",
+               "media_app.api", "people_app.api", "albums_app.api", "notifications_app.api", "search_app.api"):
     api.add_router("", f"{module}.router")
+
+
+@require_GET
+def immich_discovery(request):
+    """`/.well-known/immich`: where Immich's clients (the CLI, the mobile app) find this API."""
+    return JsonResponse({"api": {"endpoint": "/api"}})

@@ -3,13 +3,17 @@ header, else the browser's session cookie. A header that is present but wrong is
 fall-back to the cookie). Header credentials cannot be sent by another site, so they need no CSRF token; a
 cookie session's unsafe requests must carry it, as every POST of our own pages does.
 
-Each class takes `admin=True` for the administrators-only endpoints: a signed-in non-administrator gets 403."""
+Each class takes `admin=True` for the administrators-only endpoints: a signed-in non-administrator gets 403.
+An API key must also hold the endpoint's permission (users_app.permissions; `signed_in(...)`/`admin(...)` name
+it); endpoints that name none need an "all" key. Sessions and Bearer tokens are the user themself: every
+permission."""
 
 from django.conf import settings
 from django.middleware.csrf import CsrfViewMiddleware
 from ninja.security import APIKeyCookie, APIKeyHeader, HttpBearer
 
-from users_app.services import user_for_access_token, user_for_api_key
+from users_app.permissions import grants
+from users_app.services import api_key_for, user_for_access_token
 
 from .errors import ApiError
 
@@ -17,8 +21,9 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 
 
 class _Permission:
-    def __init__(self, *, admin: bool = False):
+    def __init__(self, *, admin: bool = False, permission: str | None = None):
         self.admin = admin
+        self.permission = permission
         super().__init__()
 
     def grant(self, request, user):
@@ -33,8 +38,15 @@ class _Permission:
 class ApiKeyAuth(_Permission, APIKeyHeader):
     param_name = "x-api-key"
 
-    def authenticate(self, request, key):
-        return self.grant(request, user_for_api_key(key)) if key else None
+    def authenticate(self, request, secret):
+        if not secret:
+            return None
+        key = api_key_for(secret)
+        user = self.grant(request, key.user if key else None)
+        if not grants(key.permissions, self.permission):
+            raise ApiError(403, f"Missing required permission: {self.permission or 'all'}")
+        request.api_key = key  # the key endpoints (GET /api/api-keys/me, granting) need the caller's key
+        return user
 
 
 class BearerAuth(_Permission, HttpBearer):
@@ -60,8 +72,8 @@ def csrf_refusal(request) -> str:
 class SessionAuth(_Permission, APIKeyCookie):
     param_name = settings.SESSION_COOKIE_NAME
 
-    def __init__(self, *, admin: bool = False):
-        super().__init__(admin=admin)
+    def __init__(self, **options):
+        super().__init__(**options)
         self.csrf = False  # checked below, once the session is known to be signed in
 
     def authenticate(self, request, key):
@@ -72,6 +84,15 @@ class SessionAuth(_Permission, APIKeyCookie):
         return self.grant(request, request.user)
 
 
-# Ninja tries these in order until one answers a user.
-SIGNED_IN = [ApiKeyAuth(), BearerAuth(), SessionAuth()]
-ADMIN = [ApiKeyAuth(admin=True), BearerAuth(admin=True), SessionAuth(admin=True)]
+def signed_in(permission: str | None = None, *, admin: bool = False) -> list:
+    """The auth of an endpoint (ninja tries these in order until one answers a user); an API key must hold
+    `permission`."""
+    return [ApiKeyAuth(admin=admin, permission=permission), BearerAuth(admin=admin), SessionAuth(admin=admin)]
+
+
+def admin(permission: str | None = None) -> list:
+    return signed_in(permission, admin=True)
+
+
+SIGNED_IN = signed_in()
+ADMIN = admin()

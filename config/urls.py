@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from api_app.api import api
+from api_app.api import api, immich_discovery
 from notifications_app import views as notifications_views
 from settings_app.views import custom_css
 from users_app.views import home
@@ -31,6 +31,7 @@ urlpatterns = [
     path("account/notifications/", notifications_views.account_preferences, name="account-notifications"),
     path("upload/", include("media_app.upload_urls")),
     path("console/", admin.site.urls),
+    path(".well-known/immich", immich_discovery, name="immich-discovery"),
     path("api/", api.urls),
     path("", include("media_app.urls")),
     path("", include("people_app.urls")),

@@ -48,6 +48,15 @@ class AssetType(models.TextChoices):
     VIDEO = "video", "Video"
 
 
+class Visibility(models.TextChoices):
+    """Immich's AssetVisibility: the timeline shows "timeline" assets; "archive" hides them from it."""
+
+    TIMELINE = "timeline", "Timeline"
+    ARCHIVE = "archive", "Archive"
+    HIDDEN = "hidden", "Hidden"
+    LOCKED = "locked", "Locked"
+
+
 class Asset(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assets")
@@ -119,6 +128,9 @@ class Asset(models.Model):
                                             related_name="live_photo_still")
     live_photo_cid = models.CharField(max_length=100, blank=True, db_index=True,
                                       help_text="Apple's ContentIdentifier shared by a live photo's two files.")
+    is_favorite = models.BooleanField(default=False)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.TIMELINE)
+    description = models.TextField(blank=True, help_text="The user's caption (Immich's exifInfo.description).")
 
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True, help_text="In the trash since.")
     is_offline = models.BooleanField(default=False, help_text="The library file is missing or excluded.")

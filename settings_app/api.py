@@ -5,10 +5,11 @@ settings_app.services, the same code path as the dashboard."""
 
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
-from ninja import Body, Header, Router
+from ninja import Body, Header, Router, Schema
 
-from api_app.auth import ADMIN
+from api_app.auth import ADMIN, admin, signed_in
 from api_app.errors import ApiError, field_error, validation_failed
+from media_app.services import ffmpeg
 from media_app.storage_template import DATE_TOKENS, OTHER_TOKENS, PRESETS
 
 from . import config_file, version_check
@@ -191,6 +192,30 @@ def server_ping(request):
 def server_theme(request):
     """Public, as Immich's: the Theme settings' custom CSS."""
     return {"customCss": get_config().theme.customCss}
+
+
+class ServerAboutResponseDto(Schema):
+    version: str
+    versionUrl: str
+    licensed: bool
+    repository: str = None  # optional, never null (as in media_app.api's AssetBulkUploadCheckResult)
+    ffmpeg: str = None
+
+
+@router.get("/server/about", auth=signed_in("server.about"), response=ServerAboutResponseDto,
+            url_name="api-server-about", summary="getAboutInfo", exclude_none=True)
+def server_about(request):
+    """The running version and the ffmpeg it uses (no repository or release page to link: versionUrl is the
+    server's own version endpoint)."""
+    return {"version": f"v{version_check.running_version()}", "versionUrl": "/api/server/version",
+            "licensed": False, "repository": "photoserver", "ffmpeg": ffmpeg.version()}
+
+
+@router.get("/server/license", auth=admin("serverLicense.read"), url_name="api-server-license",
+            summary="getServerLicense")
+def server_license(request):
+    """No license here (nothing to buy): Immich's answer for a server without one."""
+    raise ApiError(404, "License not found")
 
 
 @router.get("/server/version", url_name="api-server-version", summary="getServerVersion")

@@ -3,7 +3,6 @@ users. "Delete" schedules the deletion (undoable until the User settings delete 
 "Delete immediately" queues the removal at once, after a confirmation page. Lock-outs lists the password
 throttling (users_app.throttle) and clears it, after a confirmation page."""
 
-import re
 from decimal import Decimal
 
 from django import forms
@@ -45,9 +44,6 @@ admin.site.login = console_login
 admin.site.site_url = "/admin/system-settings/"
 admin.site.enable_nav_sidebar = False  # the header links to every section; the tables need the width
 
-# A storage label becomes a folder name (storage template {{label}}), so keep it to safe characters.
-STORAGE_LABEL_RE = re.compile(r"^[\w\- ]+$")
-
 
 def when(moment) -> str:
     return date_format(timezone.localtime(moment), "Y-m-d H:i")
@@ -77,7 +73,7 @@ class ProfileFieldsMixin(forms.ModelForm):
         label = (self.cleaned_data.get("storage_label") or "").strip()
         if not label:
             return None  # NULL, not "": the label is unique
-        if not STORAGE_LABEL_RE.match(label):
+        if not services.STORAGE_LABEL_RE.match(label):
             raise forms.ValidationError(
                 "The storage label may contain only letters, digits, spaces, “-” and “_” (it is used as a "
                 "folder name)."

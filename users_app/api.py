@@ -2,6 +2,9 @@
 of the one API layer (api_app). Logging in is decided by users_app.services.login_with_password, as for
 the login page."""
 
+from datetime import datetime
+from typing import Literal
+
 from django.contrib.auth import login as start_session
 from django.contrib.auth import logout as end_session
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -11,16 +14,15 @@ from django.urls import reverse
 from ninja import Router, Schema, Status
 from pydantic import Field, field_validator
 
-from api_app.auth import SIGNED_IN
+from api_app.auth import SIGNED_IN, signed_in
 from api_app.errors import ApiError
 
+from . import permissions
 from .models import ApiKey
 from .services import LoginRefused, end_access_token, login_with_password
 from .throttle import Throttled
 
 API_KEY_NOT_FOUND = "API Key not found"
-# This server has no per-endpoint permission checks, so a narrower key would silently act as "all".
-SUPPORTED_API_KEY_PERMISSIONS = ("all",)
 API_KEY_NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length
 
 router = Router(tags=["Authentication", "API keys"])
@@ -103,17 +105,35 @@ def logout(request):
 # --- API keys ---------------------------------------------------------------------------------------
 
 
-class ApiKeyDto(Schema):
+class ApiKeyUpdateDto(Schema):
     name: str | None = Field(None, max_length=API_KEY_NAME_MAX_LENGTH)
-    permissions: list[str] | None = None
+    permissions: list[str] | None = Field(None, min_length=1)
 
     @field_validator("permissions")
     @classmethod
-    def _only_all(cls, value):
-        if value is not None and set(value) != set(SUPPORTED_API_KEY_PERMISSIONS):
-            raise ValueError('Only ["all"] is supported: this server does not restrict API keys to narrower '
-                             "permissions.")
+    def _known_permissions(cls, value):
+        unknown = [name for name in value or () if name not in permissions.KNOWN]
+        if unknown:
+            raise ValueError(f"Unknown permission{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: use "
+                             "Immich's names (all, asset.read, asset.upload, user.read, ...).")
         return value
+
+
+class ApiKeyCreateDto(ApiKeyUpdateDto):
+    """Immich requires `permissions`; left out, the key gets "all" (what this server's older clients expect)."""
+
+
+class ApiKeyResponseDto(Schema):
+    id: str
+    name: str
+    createdAt: datetime
+    updatedAt: datetime
+    permissions: list[Literal[permissions.PERMISSIONS]]
+
+
+class ApiKeyCreateResponseDto(ApiKeyResponseDto):
+    secret: str
+    apiKey: ApiKeyResponseDto
 
 
 def _api_key_json(key: ApiKey) -> dict:
@@ -127,18 +147,41 @@ def _api_key_json(key: ApiKey) -> dict:
     }
 
 
-@router.get("/api-keys", auth=SIGNED_IN, url_name="api-keys", summary="getApiKeys")
+def _check_grantable(request, wanted: list[str]) -> None:
+    """A caller signed in with an API key can only hand out permissions that key holds, so a narrow key can
+    neither mint a broader one nor widen itself (Immich GHSA-237r-x578-h5mv)."""
+    caller = getattr(request, "api_key", None)
+    if caller is not None and not permissions.can_grant(caller.permissions, wanted):
+        missing = sorted(set(wanted) - set(caller.permissions))
+        raise ApiError(403, f"Cannot grant permissions you do not have: {', '.join(missing)}")
+
+
+@router.get("/api-keys", auth=signed_in("apiKey.read"), response=list[ApiKeyResponseDto], url_name="api-keys",
+            summary="getApiKeys")
 def api_keys(request):
     """The caller's own keys."""
     return [_api_key_json(key) for key in request.user.api_keys.order_by("created_at", "pk")]
 
 
-@router.post("/api-keys", auth=SIGNED_IN, response={201: dict}, url_name="api-keys", summary="createApiKey")
-def create_api_key(request, body: ApiKeyDto):
-    """{name?, permissions?} -> 201 with the secret, shown this once."""
-    key, secret = ApiKey.issue(request.user, body.name or "API Key", list(SUPPORTED_API_KEY_PERMISSIONS))
+@router.post("/api-keys", auth=signed_in("apiKey.create"), response={201: ApiKeyCreateResponseDto},
+             url_name="api-keys", summary="createApiKey")
+def create_api_key(request, body: ApiKeyCreateDto):
+    """{name?, permissions} -> 201 with the secret, shown this once."""
+    wanted = body.permissions or [permissions.ALL]
+    _check_grantable(request, wanted)
+    key, secret = ApiKey.issue(request.user, body.name or "API Key", wanted)
     described = _api_key_json(key)
     return Status(201, {**described, "secret": secret, "apiKey": described})
+
+
+@router.get("/api-keys/me", auth=signed_in(permissions.ANY_KEY), response=ApiKeyResponseDto, url_name="api-key-me",
+            summary="getMyApiKey")
+def my_api_key(request):
+    """The key the caller signed in with (the CLI reads its permissions); 403 for other sign-ins. Needs no
+    permission: a key may always see its own."""
+    if getattr(request, "api_key", None) is None:
+        raise ApiError(403, "Not signed in with an API key")
+    return _api_key_json(request.api_key)
 
 
 def _own_key(request, key_id: str) -> ApiKey:
@@ -148,21 +191,26 @@ def _own_key(request, key_id: str) -> ApiKey:
     return key
 
 
-@router.get("/api-keys/{key_id}", auth=SIGNED_IN, url_name="api-key", summary="getApiKey")
+@router.get("/api-keys/{key_id}", auth=signed_in("apiKey.read"), response=ApiKeyResponseDto, url_name="api-key",
+            summary="getApiKey")
 def api_key(request, key_id: str):
     return _api_key_json(_own_key(request, key_id))
 
 
-@router.put("/api-keys/{key_id}", auth=SIGNED_IN, url_name="api-key", summary="updateApiKey")
-def update_api_key(request, key_id: str, body: ApiKeyDto):
+@router.put("/api-keys/{key_id}", auth=signed_in("apiKey.update"), response=ApiKeyResponseDto,
+            url_name="api-key", summary="updateApiKey")
+def update_api_key(request, key_id: str, body: ApiKeyUpdateDto):
     key = _own_key(request, key_id)
     if body.name:
         key.name = body.name
+    if body.permissions is not None:
+        _check_grantable(request, body.permissions)
+        key.permissions = body.permissions
     key.save()
     return _api_key_json(key)
 
 
-@router.delete("/api-keys/{key_id}", auth=SIGNED_IN, url_name="api-key", summary="deleteApiKey")
+@router.delete("/api-keys/{key_id}", auth=signed_in("apiKey.delete"), url_name="api-key", summary="deleteApiKey")
 def delete_api_key(request, key_id: str):
     _own_key(request, key_id).delete()
     return HttpResponse(status=204)

@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 
 GIB = 1024**3
+# Immich's UserAvatarColor.
+AVATAR_COLORS = ("primary", "pink", "red", "yellow", "blue", "green", "purple", "orange", "gray", "amber")
 
 
 class UserManager(BaseUserManager):
@@ -46,7 +48,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_admin = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     oauth_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    avatar_color = models.CharField(max_length=10, null=True, blank=True,
+                                    choices=[(color, color) for color in AVATAR_COLORS])
+    should_change_password = models.BooleanField(default=False, help_text="Asked to choose a new password.")
     created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Set when deletion is scheduled.")
     theme = models.CharField(max_length=10, choices=Theme.choices, default=Theme.SYSTEM)
 

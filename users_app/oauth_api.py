@@ -10,6 +10,7 @@ from pydantic import BeforeValidator
 
 from api_app.auth import SIGNED_IN
 from api_app.errors import ApiError
+from settings_app.services import get_config
 
 from . import oauth
 from .api import login_response
@@ -54,7 +55,7 @@ def authorize(request, body: OAuthConfigDto):
 
 
 def _complete_from_url(request, url: str) -> oauth.Completed:
-    config = oauth.get_config().oauth
+    config = get_config().oauth
     return oauth.complete(request.session, oauth.callback_params(oauth.resolve_redirect_uri(config, url)))
 
 

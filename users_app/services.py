@@ -10,6 +10,7 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
@@ -191,6 +192,77 @@ def ensure_admin(email: str, password: str | None) -> tuple[object, str | None]:
     return admin, password
 
 
+# --- Users created and edited by an administrator (admin API) ------------------------------------------
+
+# The storage label names a folder of the storage template.
+STORAGE_LABEL_RE = re.compile(r"^[\w\- ]+$")
+
+
+class UserFieldError(UserError):
+    """A refused value: `field` is the API's name for it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _checked_profile(user, changes: dict) -> dict:
+    """`changes` (model field names) checked against the rules the console applies; UserFieldError."""
+    users = get_user_model().objects.exclude(pk=user.pk) if user.pk else get_user_model().objects.all()
+    checked = dict(changes)
+    if "email" in changes:
+        email = get_user_model().objects.normalize_email((changes["email"] or "").strip()).lower()
+        if not email:
+            raise UserFieldError("email", "email must be an email address.")
+        if users.filter(email__iexact=email).exists():
+            raise UserFieldError("email", "User exists")
+        checked["email"] = email
+    if "storage_label" in changes:
+        label = (changes["storage_label"] or "").strip() or None  # NULL, not "": the label is unique
+        if label and not STORAGE_LABEL_RE.match(label):
+            raise UserFieldError("storageLabel", "The storage label may contain only letters, digits, spaces, "
+                                                 "“-” and “_” (it is used as a folder name).")
+        if label and users.filter(storage_label=label).exists():
+            raise UserFieldError("storageLabel", "Storage label already used by another user")
+        checked["storage_label"] = label
+    if changes.get("quota_size_in_bytes") is not None and changes["quota_size_in_bytes"] < 0:
+        raise UserFieldError("quotaSizeInBytes", "quotaSizeInBytes must be 0 or more bytes (null: unlimited).")
+    return checked
+
+
+def _apply(user, changes: dict, password: str | None) -> None:
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if "is_admin" in changes:
+        user.is_superuser = user.is_admin
+    if password is not None:
+        try:
+            validate_password(password, user)
+        except ValidationError as error:
+            raise UserFieldError("password", " ".join(error.messages))
+        user.set_password(password)
+
+
+def create_user(email: str, password: str, **fields):
+    """A new user (fields in model names: name, is_admin, storage_label, quota_size_in_bytes, ...)."""
+    user = get_user_model()(**{name: value for name, value in fields.items() if name != "email"})
+    changes = _checked_profile(user, {"email": email, **fields})
+    _apply(user, changes, password)
+    user.save()
+    return user
+
+
+def update_user(user, changes: dict, password: str | None = None, *, by=None):
+    """Change a user's profile (model field names) and, if given, password (their sessions stay)."""
+    if by is not None and by.pk == user.pk and changes.get("is_admin") is False:
+        raise UserFieldError("isAdmin", "You cannot remove your own administrator role.")
+    _apply(user, _checked_profile(user, changes), password)
+    user.save()
+    if password is not None:
+        _keep_sessions_after_password_change(user)
+    return user
+
+
 # Sent after an administrator creates a user (admin console or `POST /api/admin/users`), with `user=`,
 # `password=` (as given at creation), `notify=` (the "notify" choice) and `base_url=` (External domain, or
 # the request's scheme and host). The notifications app connects here to send the welcome email.
@@ -283,10 +355,10 @@ def delete_due_users(now=None) -> int:
 # --- API credentials (checked by api_app.auth) -------------------------------------------------------
 
 
-def user_for_api_key(secret: str):
-    """The active user an `x-api-key` secret belongs to, or None."""
+def api_key_for(secret: str) -> ApiKey | None:
+    """The API key of an `x-api-key` secret, with its (active) user, or None."""
     key = ApiKey.objects.select_related("user").filter(key_hash=hash_api_key(secret)).first()
-    return key.user if key and key.user.is_active else None
+    return key if key and key.user.is_active else None
 
 
 def user_for_access_token(token: str):

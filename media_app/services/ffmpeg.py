@@ -15,6 +15,11 @@ def executable() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+@cache
+def version() -> str:
+    return imageio_ffmpeg.get_ffmpeg_version()
+
+
 def tonemap_filters(algorithm: str) -> list[str]:
     """HDR -> SDR (BT.709) with the configured operator (ffmpeg.tonemap), as Immich's CPU path does:
     linearise, convert primaries, tone map, re-encode with the BT.709 curve. Empty when disabled."""

@@ -1,4 +1,4 @@
-"""The timeline: an owner's assets (not trashed, owner not pending deletion) newest first, grouped by the
+"""The timeline: an owner's assets (not trashed, not archived, owner not pending deletion) newest first, grouped by the
 day they were taken (local wall-clock date), one page at a time for infinite scrolling."""
 
 import base64
@@ -9,20 +9,23 @@ from datetime import date
 import thumbhash as thumbhash_codec
 from PIL import Image
 
-from ..models import Asset
+from ..models import Asset, Visibility
 
 PAGE_SIZE = 120
 
 
-def timeline_assets(owner):
-    """A live photo's motion video is not shown on its own: its still stands for both."""
-    return (Asset.objects.filter(owner=owner, owner__deleted_at__isnull=True, deleted_at__isnull=True,
-                                 live_photo_still__isnull=True)
-            .order_by("-local_taken_at", "-created_at", "-id"))
+def timeline_assets(owner, visibility: str | None = Visibility.TIMELINE):
+    """The owner's assets outside the trash, newest first: those of one visibility (None: any). A live
+    photo's motion video is never listed on its own: its still stands for both."""
+    assets = Asset.objects.filter(owner=owner, owner__deleted_at__isnull=True, deleted_at__isnull=True,
+                                  live_photo_still__isnull=True)
+    if visibility is not None:
+        assets = assets.filter(visibility=visibility)
+    return assets.order_by("-local_taken_at", "-created_at", "-id")
 
 
-def geotagged_assets(owner):
-    return timeline_assets(owner).filter(latitude__isnull=False, longitude__isnull=False)
+def geotagged_assets(owner, visibility: str | None = Visibility.TIMELINE):
+    return timeline_assets(owner, visibility).filter(latitude__isnull=False, longitude__isnull=False)
 
 
 def map_markers(owner) -> list[tuple]:

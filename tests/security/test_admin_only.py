@@ -11,7 +11,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 # must be admin-only.
 NOT_ADMIN_ONLY = re.compile(
     r"^(|custom\.css|login/|logout/|account/theme/|auth/oauth/(start|callback)/|api/auth/(login|logout)|api/api-keys.*"
-    r"|api/oauth/(authorize|callback|link|unlink|mobile-redirect)|api/server/(config|features|ping|version|theme)"
+    r"|api/oauth/(authorize|callback|link|unlink|mobile-redirect)"
+    r"|api/server/(config|features|ping|version|theme|about|media-types|storage)|\.well-known/immich"
+    # A user's own account, assets, timeline, map and trash (each shows only the signed-in user's).
+    r"|api/users/.*|api/assets/(bulk-upload-check|statistics|<uuid\w*:asset_id>)|api/timeline/.*|api/map/markers"
+    r"|api/trash/.*"
     # A user's own photos (each view shows only the signed-in user's assets), public shared links, uploads.
     r"|photos/.*|trash/.*|map/|share/.*|shared-links/.*|api/assets/<uuid\w*:asset_id>/(thumbnail|original|video/playback|video/hls/.*)"
     r"|upload/.*"
@@ -62,6 +66,8 @@ def test_the_enumeration_finds_the_admin_areas():
     assert "/auth/oauth/test-config" in urls
     assert any(url.startswith("/api/system-config") for url in urls)
     assert any(url.startswith("/api/queues") for url in urls)
+    assert {"/api/admin/users", "/api/admin/users/1", "/api/admin/users/1/restore", "/api/admin/users/1/statistics",
+            "/api/server/statistics", "/api/server/license"} <= set(urls)
 
 
 @pytest.mark.django_db

@@ -14,21 +14,13 @@ import pytest
 import requests
 
 from settings_app.services import save_values
+from tests.node_packages import ensure_node_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_SCRIPT = Path(__file__).resolve().parent / "oauth_provider.js"
 STARTUP_SECONDS = 30
 DJANGO_TEST_ORIGIN = "http://testserver"
 WEB_CALLBACK = DJANGO_TEST_ORIGIN + "/auth/oauth/callback/"
-
-
-def ensure_node_modules() -> None:
-    """`npm ci` from the committed lockfile when node_modules lacks oidc-provider (fresh clone, CI)."""
-    if (ROOT / "node_modules" / "oidc-provider" / "package.json").exists():
-        return
-    if not shutil.which("npm"):
-        pytest.fail("The OAuth tests need Node.js and npm (apt-get install -y nodejs npm), then `npm ci`.")
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
 
 
 class OidcProvider:
@@ -61,7 +53,7 @@ class OidcProvider:
 
 
 def start_provider(env_extra: dict | None = None):
-    ensure_node_modules()
+    ensure_node_modules("oidc-provider")
     node = shutil.which("node")
     if not node:
         pytest.fail("The OAuth tests need Node.js 20 or newer (apt-get install -y nodejs).")

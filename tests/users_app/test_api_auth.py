@@ -209,7 +209,7 @@ def test_a_key_can_be_created_with_a_bearer_token_or_another_key(admin_user):
         ({"name": 5}, "name"),
         ({"name": "x" * 201}, "name"),
         ({"permissions": "all"}, "permissions"),
-        ({"permissions": ["asset.read"]}, "permissions"),
+        ({"permissions": ["asset.fly"]}, "permissions"),
         ({"permissions": []}, "permissions"),
     ],
 )
@@ -222,11 +222,17 @@ def test_bad_api_key_requests_are_400_and_create_nothing(admin_client, body, fie
     assert not ApiKey.objects.exists()
 
 
-def test_narrower_permissions_are_refused_rather_than_silently_granting_everything(admin_client):
+def test_narrower_permissions_are_stored_and_enforced(admin_client):
     response = admin_client.post("/api/api-keys", json.dumps({"permissions": ["systemConfig.read"]}),
                                  content_type=JSON)
-    assert response.status_code == 400
-    assert '["all"]' in response.json()["errors"][0]["message"]
+    assert response.status_code == 201 and response.json()["permissions"] == ["systemConfig.read"]
+    narrow = {"HTTP_X_API_KEY": response.json()["secret"]}
+    # Endpoints that name no permission (system-config is one) need an "all" key.
+    refused = Client().get("/api/system-config", **narrow)
+    assert refused.status_code == 403 and refused.json()["message"] == "Missing required permission: all"
+    refused = Client().get("/api/api-keys", **narrow)
+    assert refused.status_code == 403 and refused.json()["message"] == "Missing required permission: apiKey.read"
+    assert Client().get("/api/api-keys/me", **narrow).json()["permissions"] == ["systemConfig.read"]
 
 
 def test_users_see_and_delete_only_their_own_keys(admin_client, admin_user, user, user_client):

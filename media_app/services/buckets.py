@@ -1,0 +1,137 @@
+"""Immich's timeline API over the timeline service: month buckets (how many assets each month holds), one
+month's assets as columns (TimeBucketAssetResponseDto), and map markers. The month is the one the asset was
+taken in, by the local wall-clock date (as the timeline groups days); an asset whose metadata is not read
+yet counts at its file date."""
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.db.models import CharField, Count, Q
+from django.db.models.functions import Cast, Coalesce, Substr
+
+from ..models import Asset, AssetType, Visibility
+from .timeline import aspect_ratio, geotagged_assets, timeline_assets
+from .trash import trashed_assets
+
+
+@dataclass(frozen=True)
+class BucketFilter:
+    """The query options Immich's getTimeBuckets/getTimeBucket share (those this server has data for)."""
+
+    visibility: str | None = None  # None: the timeline and the archive, as Immich
+    is_favorite: bool | None = None
+    is_trashed: bool = False
+    descending: bool = True
+
+
+def _filtered(owner, options: BucketFilter):
+    if options.is_trashed:
+        assets = trashed_assets(owner)
+        if options.visibility is not None:
+            assets = assets.filter(visibility=options.visibility)
+    else:
+        assets = timeline_assets(owner, options.visibility)
+        if options.visibility is None:  # hidden (live photo parts) and locked assets never show by default
+            assets = assets.filter(visibility__in=(Visibility.TIMELINE, Visibility.ARCHIVE))
+    if options.is_favorite is not None:
+        assets = assets.filter(is_favorite=options.is_favorite)
+    return assets
+
+
+# The moment that places an asset in a month. local_taken_at holds the wall-clock time as if it were UTC;
+# both databases store and cast it as "YYYY-MM-DD hh:mm:ss..." text in UTC, so its first 7 characters
+# are the month, computed natively (Django's TruncMonth is a Python function per row on SQLite).
+PLACED_AT = Coalesce("local_taken_at", "file_created_at", "created_at")
+MONTH_KEY = Substr(Cast(PLACED_AT, CharField()), 1, 7)
+
+
+def _in_month(assets, start: datetime, end: datetime):
+    """Assets placed in [start, end): the (indexed) date taken, or the file date while it is unknown."""
+    return assets.filter(Q(local_taken_at__gte=start, local_taken_at__lt=end)
+                         | Q(local_taken_at__isnull=True, file_created_at__gte=start, file_created_at__lt=end))
+
+
+def month_buckets(owner, options: BucketFilter = BucketFilter()) -> list[dict]:
+    """[{timeBucket: "YYYY-MM-01", count}], newest month first unless ascending."""
+    rows = (_filtered(owner, options).order_by().annotate(month=MONTH_KEY).values("month")
+            .annotate(count=Count("id")).order_by("-month" if options.descending else "month"))
+    return [{"timeBucket": f"{row['month']}-01", "count": row["count"]} for row in rows]
+
+
+def parse_month(text: str) -> date:
+    """A bucket name ("2024-05-01", or any date/instant in the month) -> the month's first day; ValueError."""
+    return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).date().replace(day=1)
+
+
+BUCKET_COLUMNS = ("id", "owner_id", "width", "height", "is_favorite", "visibility", "deleted_at", "type",
+                  "thumbhash", "taken_at", "local_taken_at", "file_created_at", "timezone", "duration",
+                  "created_at", "latitude", "longitude", "city", "country")
+
+
+def month_assets(owner, month: date, options: BucketFilter = BucketFilter(), *, with_coordinates=False) -> dict:
+    """One month's assets as Immich's columns (each key a list, one entry per asset)."""
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+    end = (start + timedelta(days=32)).replace(day=1)
+    assets = _in_month(_filtered(owner, options), start, end).only(*BUCKET_COLUMNS)
+    if not options.descending:
+        assets = assets.reverse()
+    columns = {name: [] for name in ("id", "ownerId", "ratio", "isFavorite", "visibility", "isTrashed", "isImage",
+                                     "thumbhash", "fileCreatedAt", "localOffsetHours", "duration",
+                                     "projectionType", "livePhotoVideoId", "createdAt")}
+    if with_coordinates:
+        columns.update(latitude=[], longitude=[], city=[], country=[])
+    for asset in assets:
+        taken = asset.taken_at or asset.file_created_at or asset.created_at
+        columns["id"].append(str(asset.id))
+        columns["ownerId"].append(str(asset.owner_id))
+        columns["ratio"].append(aspect_ratio(asset))
+        columns["isFavorite"].append(asset.is_favorite)
+        columns["visibility"].append(asset.visibility)
+        columns["isTrashed"].append(asset.deleted_at is not None)
+        columns["isImage"].append(asset.type == AssetType.IMAGE)
+        columns["thumbhash"].append(base64.b64encode(bytes(asset.thumbhash)).decode() if asset.thumbhash else None)
+        columns["fileCreatedAt"].append(iso(taken))
+        columns["localOffsetHours"].append(local_offset_hours(asset))
+        columns["duration"].append(round(asset.duration * 1000) if asset.duration else None)
+        columns["projectionType"].append(None)
+        columns["livePhotoVideoId"].append(None)
+        columns["createdAt"].append(iso(asset.created_at))
+        if with_coordinates:
+            columns["latitude"].append(asset.latitude)
+            columns["longitude"].append(asset.longitude)
+            columns["city"].append(asset.city or None)
+            columns["country"].append(asset.country or None)
+    return columns
+
+
+def local_offset_hours(asset: Asset) -> float:
+    """Hours east of UTC where the asset was taken: its recorded offset, else the gap between the local
+    wall-clock time and the instant, else 0."""
+    if asset.timezone:
+        sign = -1 if asset.timezone.startswith("-") else 1
+        hours, _, minutes = asset.timezone.lstrip("+-").partition(":")
+        return sign * (int(hours or 0) + int(minutes or 0) / 60)
+    if asset.local_taken_at and asset.taken_at:
+        return round((asset.local_taken_at - asset.taken_at).total_seconds() / 3600, 2)
+    return 0.0
+
+
+def iso(moment) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def map_markers(owner, *, is_archived: bool | None = None, is_favorite: bool | None = None,
+                created_after=None, created_before=None) -> list[dict]:
+    """Immich's MapMarkerResponseDto list: the owner's geotagged assets (archived ones only when asked)."""
+    assets = geotagged_assets(owner, None).filter(
+        visibility__in=(Visibility.TIMELINE, Visibility.ARCHIVE) if is_archived else (Visibility.TIMELINE,))
+    if is_favorite is not None:
+        assets = assets.filter(is_favorite=is_favorite)
+    if created_after is not None:
+        assets = assets.filter(file_created_at__gte=created_after)
+    if created_before is not None:
+        assets = assets.filter(file_created_at__lte=created_before)
+    rows = assets.order_by().values_list("id", "latitude", "longitude", "city", "state", "country")
+    return [{"id": str(pk), "lat": lat, "lon": lon, "city": city or None, "state": state or None,
+             "country": country or None} for pk, lat, lon, city, state, country in rows]

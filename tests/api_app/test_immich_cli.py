@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from albums_app.models import Album
 from media_app.models import Asset, AssetType
 from settings_app.version_check import running_version
 from tests.conftest import TESTDATA
@@ -92,3 +93,29 @@ def test_the_cli_refuses_a_key_without_the_upload_permission(immich, live_server
     assert refused.returncode == 1
     assert 'Missing required permission: "asset.upload"' in refused.stdout
     assert not Asset.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_with_album_puts_each_file_in_the_album_of_its_folder(immich, live_server, admin_user, photo_folder,
+                                                                      tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    _, secret = ApiKey.issue(admin_user, "cli")
+    assert immich("login", f"{live_server.url}/api", secret).returncode == 0
+
+    upload = immich("upload", "--recursive", "--no-progress", "--album", str(photo_folder))
+    assert upload.returncode == 0, upload.stdout + upload.stderr
+    assert "Successfully created 3 new albums" in upload.stdout
+    albums = {album.name: sorted(album.assets.values_list("original_filename", flat=True))
+              for album in Album.objects.filter(owner=admin_user)}
+    assert albums == {"photos": ["IMG_2682.heic"], "trips": ["tanners_ridge.jpg"], "2022": ["clip.mp4"]}
+
+    # A named album for a new folder: created once, and the album of an existing name is reused.
+    (tmp_path / "more").mkdir()
+    shutil.copy(TESTDATA / "photos" / "tanners_ridge.jpg", tmp_path / "more" / "ridge-copy.jpg")
+    shutil.copy(TESTDATA / "videos" / "vp9_opus_640x360_3s.webm", tmp_path / "more" / "clip.webm")
+    named = immich("upload", "--recursive", "--no-progress", "--album-name", "trips", str(tmp_path / "more"))
+    assert named.returncode == 0, named.stdout + named.stderr
+    assert "Successfully created 0 new albums" in named.stdout
+    trips = Album.objects.get(owner=admin_user, name="trips")
+    assert sorted(trips.assets.values_list("original_filename", flat=True)) == ["clip.webm", "tanners_ridge.jpg"]
+    assert Album.objects.filter(owner=admin_user).count() == 3

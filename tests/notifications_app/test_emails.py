@@ -73,6 +73,22 @@ def test_console_add_user_with_notify_sends_the_welcome_email(admin_client, box,
     assert run_due_jobs() == [] and len(box.messages) == 1
 
 
+def test_admin_users_api_with_notify_sends_the_welcome_email(admin_client, box, settings):
+    """Immich's `POST /api/admin/users` with `notify: true` (the official SDK's createUserAdmin)."""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "photos.lan"]
+    created = admin_client.post("/api/admin/users", {"email": "api@example.com", "name": "Api Person",
+                                                     "password": "api-pass-12345", "notify": True},
+                                content_type="application/json", HTTP_HOST="photos.lan")
+    assert created.status_code == 201, created.content
+    run_due_jobs()
+    [received] = box.messages
+    assert received.rcpt_tos == ["api@example.com"]
+    assert "api-pass-12345" in text_of(received) and "http://photos.lan" in text_of(received)
+    quiet = admin_client.post("/api/admin/users", {"email": "quiet-api@example.com", "name": "Quiet",
+                                                   "password": "api-pass-12345"}, content_type="application/json")
+    assert quiet.status_code == 201 and run_due_jobs() == [] and len(box.messages) == 1
+
+
 def test_console_form_offers_notify(admin_client):
     page = admin_client.get("/console/users_app/user/add/").content.decode()
     assert 'name="notify"' in page and "Send a welcome email" in page

@@ -15,7 +15,8 @@ from .services.shapes import album_json
 
 router = Router(auth=SIGNED_IN, tags=["Albums"])
 
-Role = Literal["editor", "viewer"]
+# The SDK's AlbumUserRole includes "owner"; the services refuse it for a member (an album has one owner).
+Role = Literal["editor", "viewer", "owner"]
 
 
 class AlbumUserCreateDto(Schema):
@@ -30,7 +31,7 @@ class AlbumUserAddDto(Schema):
 
 class CreateAlbumDto(Schema):
     albumName: str
-    description: str = ""
+    description: str | None = None
     assetIds: list[UUID] = []
     albumUsers: list[AlbumUserCreateDto] = []
 
@@ -70,21 +71,29 @@ def _run(action, *args, **kwargs):
 
 
 @router.get("/albums", url_name="api-albums", summary="getAllAlbums")
-def list_albums(request, shared: bool | None = None, assetId: UUID | None = None):
-    """Owned and shared-with-me albums; shared=true: shared ones only; shared=false: own unshared ones."""
+def list_albums(request, isOwned: bool | None = None, isShared: bool | None = None,  # noqa: N803
+                assetId: UUID | None = None, id: UUID | None = None, name: str | None = None):  # noqa: A002
+    """Owned and shared-with-me albums, narrowed as Immich's: isOwned (the user's own or the others'),
+    isShared (shared with anyone or not), the album holding assetId, one id, an exact name."""
     found = albums.visible_albums(request.user)
-    if shared is True:
+    if isShared is True:
         found = albums.shared_albums(request.user)
-    elif shared is False:
-        found = albums.owned_albums(request.user).filter(album_users__isnull=True)
+    elif isShared is False:
+        found = found.filter(album_users__isnull=True)
+    if isOwned is not None:
+        found = found.filter(owner=request.user) if isOwned else found.exclude(owner=request.user)
     if assetId is not None:
         found = found.filter(assets=assetId)
+    if id is not None:
+        found = found.filter(pk=id)
+    if name is not None:
+        found = found.filter(name=name)
     return [album_json(album, with_assets=False) for album in found]
 
 
 @router.post("/albums", response={201: dict}, url_name="api-albums", summary="createAlbum")
 def create_album(request, body: CreateAlbumDto):
-    album = _run(albums.create_album, request.user, body.albumName, description=body.description,
+    album = _run(albums.create_album, request.user, body.albumName, description=body.description or "",
                  asset_ids=[str(value) for value in body.assetIds],
                  users=[(member.userId, member.role) for member in body.albumUsers],
                  base_url=public_base_url(request))
@@ -92,8 +101,8 @@ def create_album(request, body: CreateAlbumDto):
 
 
 @router.get("/albums/{uuid:album_id}", url_name="api-album", summary="getAlbumInfo")
-def album_info(request, album_id: UUID, withoutAssets: bool = False):
-    return album_json(_album(request, album_id), with_assets=not withoutAssets)
+def album_info(request, album_id: UUID):
+    return album_json(_album(request, album_id))
 
 
 @router.patch("/albums/{uuid:album_id}", url_name="api-album", summary="updateAlbumInfo")

@@ -121,7 +121,13 @@ def test_viewer_editor_and_stranger_rules(user_client, user, photos, friend, str
 
     # The viewer sees it (list, info, its files) and cannot change anything.
     assert [a["id"] for a in api(friend_client, "get", "/albums").json()] == [album_id]
-    assert [a["id"] for a in api(friend_client, "get", "/albums?shared=true").json()] == [album_id]
+    assert [a["id"] for a in api(friend_client, "get", "/albums?isShared=true").json()] == [album_id]
+    assert api(friend_client, "get", "/albums?isOwned=true").json() == []
+    assert [a["id"] for a in api(friend_client, "get", "/albums?isOwned=false&name=Shared").json()] == [album_id]
+    assert api(user_client, "get", "/albums?isShared=false").json() == []
+    as_owner = api(user_client, "put", f"/albums/{album_id}/users", {"albumUsers": [{"userId": str(stranger.pk),
+                                                                                      "role": "owner"}]})
+    assert as_owner.status_code == 400  # the SDK's AlbumUserRole has "owner", but an album has one owner
     assert api(friend_client, "get", f"/albums/{album_id}").json()["assetCount"] == 1
     assert friend_client.get(f"/albums/{album_id}/assets/{photos[0].id}/thumbnail/").status_code == 200
     assert stranger_client.get(f"/albums/{album_id}/assets/{photos[0].id}/thumbnail/").status_code == 404

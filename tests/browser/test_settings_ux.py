@@ -156,10 +156,14 @@ def test_machine_learning_sections_chain_their_switches(page: Page, live_server,
     log_in(page, live_server, admin_user)
     open_category(page, live_server, "machine-learning")
     expect(page.locator("[data-section] .section-title")).to_have_text(
-        ["General", "Smart search", "Duplicate detection", "Facial recognition"])
+        ["General", "Smart search", "Duplicate detection", "Facial recognition", "OCR"])
     page.get_by_label("Enable machine learning").uncheck()
-    for label in ("Enable smart search", "CLIP model", "Enable duplicate detection", "Min detection score"):
-        expect(page.get_by_label(label, exact=True)).to_be_disabled()
+    for label in ("Enable smart search", "CLIP model", "Enable duplicate detection", "Min detection score",
+                  "Enable OCR"):
+        fields = page.get_by_label(label, exact=True)  # faces and OCR both have a "Min detection score"
+        expect(fields.first).to_be_attached()
+        for field in fields.all():
+            expect(field).to_be_disabled()
     expect(page.locator("#blocked-machine_learning_clip_model_name")).to_contain_text("Enable machine learning")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("Settings saved")).to_be_visible()

@@ -9,7 +9,7 @@ from settings_app.services import category_row, get_config, save_values
 pytestmark = pytest.mark.django_db
 
 SHOWN = ["thumbnail_generation", "metadata_extraction", "library", "sidecar", "smart_search", "face_detection",
-         "video_conversion", "migration"]
+         "video_conversion", "migration", "ocr"]
 API_ONLY = ["background_task", "notifications", "search", "workflow", "editor", "integrity_check"]
 
 

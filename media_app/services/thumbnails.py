@@ -376,6 +376,21 @@ def absolute(relative_path: str) -> Path:
     return Path(django_settings.MEDIA_ROOT) / relative_path
 
 
+def asset_with_preview(asset_id, skipped: type[Exception], purpose: str) -> Asset:
+    """The asset a machine-learning job reads through its preview (faces, CLIP, OCR). Raises `skipped` for an
+    asset that is gone or in the trash (the job says why and moves on), FileNotFoundError when it has no
+    preview yet (the job fails, naming the fix)."""
+    asset = Asset.objects.filter(pk=asset_id).first()
+    if asset is None:
+        raise skipped(f"asset {asset_id} no longer exists")
+    if asset.deleted_at is not None:
+        raise skipped(f"{asset.original_filename} is in the trash")
+    if not asset.preview_path or not absolute(asset.preview_path).is_file():
+        raise FileNotFoundError(f"{asset.original_filename} has no preview to {purpose}: run Generate Thumbnails "
+                                "for it first.")
+    return asset
+
+
 def generate_asset(asset_id) -> Asset:
     """Generate the thumbnails of one asset with the Image settings in force now. On a bad file the
     reason is stored in `thumbnail_error` and BadMediaFile is raised (the job fails with it)."""

@@ -18,7 +18,7 @@ from PIL import Image
 
 from media_app.formats import extension
 from media_app.models import Asset, AssetType
-from media_app.services.thumbnails import absolute
+from media_app.services.thumbnails import absolute, asset_with_preview
 from ml_client import client as ml_client
 from settings_app.services import get_config
 
@@ -104,14 +104,7 @@ def detect_asset(asset_id, config=None) -> DetectionResult:
     config = config or get_config()
     if reason := disabled_reason(config):
         raise DetectionSkipped(reason)
-    asset = Asset.objects.filter(pk=asset_id).first()
-    if asset is None:
-        raise DetectionSkipped(f"asset {asset_id} no longer exists")
-    if asset.deleted_at is not None:
-        raise DetectionSkipped(f"{asset.original_filename} is in the trash")
-    if not asset.preview_path or not absolute(asset.preview_path).is_file():
-        raise FileNotFoundError(f"{asset.original_filename} has no preview to detect faces on: run Generate "
-                                "Thumbnails for it first.")
+    asset = asset_with_preview(asset_id, DetectionSkipped, "detect faces on")
     settings = config.machineLearning.facialRecognition
     answer = request_faces(model_input(asset), settings.modelName, settings.minScore, config)
     preview_width, preview_height = int(answer["imageWidth"]), int(answer["imageHeight"])

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from media_app.models import Asset
-from media_app.services.thumbnails import absolute
+from media_app.services.thumbnails import absolute, asset_with_preview
 from ml_client import client as ml_client
 from people_app.services.detection import parse_embedding
 from settings_app.services import get_config, refresh_config
@@ -63,14 +63,7 @@ def embed_asset(asset_id, config=None) -> EmbeddingResult:
     config = config or get_config()
     if reason := disabled_reason(config):
         raise EmbeddingSkipped(reason)
-    asset = Asset.objects.filter(pk=asset_id).first()
-    if asset is None:
-        raise EmbeddingSkipped(f"asset {asset_id} no longer exists")
-    if asset.deleted_at is not None:
-        raise EmbeddingSkipped(f"{asset.original_filename} is in the trash")
-    if not asset.preview_path or not absolute(asset.preview_path).is_file():
-        raise FileNotFoundError(f"{asset.original_filename} has no preview to embed: run Generate Thumbnails for "
-                                "it first.")
+    asset = asset_with_preview(asset_id, EmbeddingSkipped, "embed")
     model_name = config.machineLearning.clip.modelName
     vector = request_embedding(absolute(asset.preview_path).read_bytes(), model_name=model_name, config=config)
     current = refresh_config().machineLearning.clip.modelName

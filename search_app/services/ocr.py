@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from media_app.models import Asset
-from media_app.services.thumbnails import absolute
+from media_app.services.thumbnails import absolute, asset_with_preview
 from ml_client import client as ml_client
 from settings_app.services import get_config
 
@@ -51,13 +51,7 @@ def read_asset(asset_id, config=None) -> OcrResult:
     config = config or get_config()
     if reason := disabled_reason(config):
         raise OcrSkipped(reason)
-    asset = Asset.objects.filter(pk=asset_id).first()
-    if asset is None:
-        raise OcrSkipped(f"asset {asset_id} no longer exists")
-    if asset.deleted_at is not None:
-        raise OcrSkipped(f"{asset.original_filename} is in the trash")
-    if not asset.preview_path or not absolute(asset.preview_path).is_file():
-        raise FileNotFoundError(f"{asset.original_filename} has no preview to read: run Generate Thumbnails first.")
+    asset = asset_with_preview(asset_id, OcrSkipped, "read")
     answer = request_ocr(absolute(asset.preview_path).read_bytes(), config)
     return _store(asset, answer, config.machineLearning.ocr.modelName)
 

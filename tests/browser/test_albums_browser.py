@@ -6,18 +6,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from albums_app.models import Album
+from tests.browser.test_photos import log_in
 from tests.conftest import USER_PASSWORD
 from tests.media_app.photo_assets import PHOTOS, add_asset
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page: Page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(USER_PASSWORD)
-    page.get_by_role("button", name="Login").click()
-    expect(page).to_have_url(f"{live_server.url}/")
 
 
 @pytest.fixture

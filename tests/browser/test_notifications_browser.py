@@ -6,18 +6,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from settings_app.services import get_config
-from tests.conftest import ADMIN_PASSWORD
+from tests.browser.test_settings_dashboard import log_in
 from tests.notifications_app.conftest import certificate, start_smtp  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page: Page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Login").click()
-    expect(page).to_have_url(f"{live_server.url}/")
 
 
 def test_live_previews_and_test_email(page: Page, live_server, admin_user, start_smtp):  # noqa: F811

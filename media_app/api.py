@@ -12,6 +12,7 @@ from uuid import UUID
 from django.http import HttpResponse, JsonResponse
 from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
+from pydantic import Field
 
 from api_app.auth import SIGNED_IN, admin, signed_in
 from api_app.errors import ApiError, field_error, validation_failed
@@ -20,7 +21,7 @@ from settings_app.services import get_config
 from .models import Asset, Visibility
 from .services import buckets, hls, memories, statistics, trash, video_probe
 from .services.asset_edits import AssetChanges, AssetEditError, edit_assets, shift_dates
-from .services.upload import CREATED, DUPLICATE, store_upload
+from .services.upload import CREATED, DUPLICATE, existing_device_assets, store_upload
 from .upload_views import client_timestamp
 from .views import FILE_SIZES, file_response, generated_file, playback_path
 
@@ -39,14 +40,16 @@ class AssetMediaResponseDto(Schema):
              url_name="api-upload-asset", summary="uploadAsset")
 def upload_asset(request, assetData: UploadedFile | None = File(None),  # Immich's multipart field names
                  sidecarData: UploadedFile | None = File(None)):
-    """Multipart `assetData` (+ sidecarData, fileCreatedAt, fileModifiedAt, filename). 201 {id, status: "created"},
-    200 {id, status: "duplicate"}, 400 with the reason for a file that is refused."""
+    """Multipart `assetData` (+ sidecarData, fileCreatedAt, fileModifiedAt, filename, deviceAssetId, deviceId).
+    201 {id, status: "created"}, 200 {id, status: "duplicate"}, 400 with the reason for a file that is refused."""
     if assetData is None:
         raise ApiError(400, "assetData: a file is required (multipart field “assetData”).")
     if request.POST.get("filename"):
         assetData.name = request.POST["filename"]
     result = store_upload(request.user, assetData, file_created_at=client_timestamp(request, "fileCreatedAt"),
-                          file_modified_at=client_timestamp(request, "fileModifiedAt"), sidecar=sidecarData)
+                          file_modified_at=client_timestamp(request, "fileModifiedAt"), sidecar=sidecarData,
+                          device_asset_id=request.POST.get("deviceAssetId", "")[:255],
+                          device_id=request.POST.get("deviceId", "")[:255])
     if result.status == CREATED:
         return Status(201, {"id": result.asset_id, "status": "created"})
     if result.status == DUPLICATE:
@@ -121,6 +124,26 @@ def check_bulk_upload(request, body: AssetBulkUploadCheckDto):
             "id": item.id, "action": "reject", "reason": "duplicate", "assetId": str(found["id"]),
             "isTrashed": found["deleted_at"] is not None})
     return {"results": results}
+
+
+# --- Existing device assets (Immich's mobile app asks before its backup) ----------------------------------
+# checkExistingAssets is gone from the pinned SDK 3.2.2 (and the CLI checks checksums instead), so the
+# drift test cannot compare it; tests/media_app/test_upload.py calls it over plain HTTP.
+
+
+class CheckExistingAssetsDto(Schema):
+    deviceAssetIds: list[str] = Field(min_length=1)
+    deviceId: str
+
+
+class CheckExistingAssetsResponseDto(Schema):
+    existingIds: list[str]
+
+
+@router.post("/assets/exist", auth=signed_in("asset.upload"), response=CheckExistingAssetsResponseDto,
+             url_name="api-assets-exist", summary="checkExistingAssets")
+def check_existing_assets(request, body: CheckExistingAssetsDto):
+    return {"existingIds": existing_device_assets(request.user, body.deviceId, body.deviceAssetIds)}
 
 
 # --- Asset info and edits ------------------------------------------------------------------------------

@@ -121,6 +121,11 @@ class Asset(models.Model):
 
     storage_error = models.TextField(blank=True, help_text="Why the storage template could not place the original.")
 
+    # The uploading device's own id for the file and the device's id (Immich's deviceAssetId, deviceId),
+    # which the mobile app sends and asks about (POST /api/assets/exist) to skip what it already backed up.
+    device_asset_id = models.CharField(max_length=255, blank=True)
+    device_id = models.CharField(max_length=255, blank=True)
+
     # Companion files (Immich's sidecarPath and livePhotoVideoId): an XMP sidecar next to the original, and
     # for the still of a live photo its motion video, an asset of its own that the timeline does not show.
     sidecar_path = models.TextField(blank=True, help_text="Absolute path of the XMP sidecar, if any.")
@@ -139,6 +144,7 @@ class Asset(models.Model):
         ordering = ["-local_taken_at", "-created_at"]
         indexes = [
             models.Index(fields=["owner", "-local_taken_at"], name="asset_timeline"),
+            models.Index(fields=["owner", "device_id", "device_asset_id"], name="asset_device_ids"),
             # A library rescan reads these four columns of every file, and the few offline ones.
             models.Index(fields=["library", "original_path", "file_size", "file_mtime_ns"],
                          condition=Q(library__isnull=False), name="asset_library_scan"),

@@ -13,6 +13,7 @@ from api_app.auth import admin, signed_in
 from api_app.errors import ApiError, field_error, validation_failed
 from media_app.api import AssetStatsResponseDto
 from media_app.services.statistics import asset_statistics
+from notifications_app.services.mail import preferences_of
 from settings_app.services import get_config
 
 from . import services
@@ -152,15 +153,17 @@ class UserPreferencesResponseDto(Schema):
     tags: FeatureResponse
 
 
-def default_preferences() -> dict:
-    """Immich's defaults for a user's preferences (this server stores none yet; the features follow the
-    server's settings)."""
+def user_preferences(user) -> dict:
+    """Immich's defaults for a user's preferences, but for the album emails, which are the account page's
+    switches (notifications_app's EmailPreferences: one store); the features follow the server's settings."""
     config = get_config()
+    email = preferences_of(user)
     return {
         "albums": {"defaultAssetOrder": "desc"},
         "cast": {"gCastEnabled": False},
         "download": {"archiveSize": 4 * 1024**3, "includeEmbeddedVideos": False},
-        "emailNotifications": {"enabled": True, "albumInvite": True, "albumUpdate": True},
+        "emailNotifications": {"enabled": email.enabled, "albumInvite": email.album_invite,
+                               "albumUpdate": email.album_update},
         "folders": {"enabled": False, "sidebarWeb": False},
         "memories": {"enabled": config.nightlyTasks.generateMemories, "duration": 5, "sidebarWeb": False},
         "people": {"enabled": True, "sidebarWeb": False},
@@ -175,7 +178,7 @@ def default_preferences() -> dict:
 @router.get("/users/me/preferences", auth=signed_in("userPreference.read"), response=UserPreferencesResponseDto,
             url_name="api-users-me-preferences", summary="getMyPreferences")
 def my_preferences(request):
-    return default_preferences()
+    return user_preferences(request.user)
 
 
 def _user(user_id: str, *, with_deleted: bool = False):

@@ -102,7 +102,7 @@ def sweep_partial_uploads(max_age_seconds: float = PARTIAL_MAX_AGE_SECONDS) -> i
 
 
 def store_upload(owner, uploaded_file, *, file_created_at=None, file_modified_at=None,
-                 sidecar=None) -> UploadResult:
+                 sidecar=None, device_asset_id: str = "", device_id: str = "") -> UploadResult:
     """Store one uploaded file (a Django UploadedFile) for `owner`, with its XMP sidecar if one came along
     (Immich's sidecarData), stored as `<original>.xmp` where metadata extraction finds it."""
     filename = Path(uploaded_file.name or "").name or "unnamed"
@@ -133,7 +133,8 @@ def store_upload(owner, uploaded_file, *, file_created_at=None, file_modified_at
                 asset = Asset.objects.create(
                     id=asset_id, owner=owner, type=asset_type, original_path=str(final), original_filename=filename,
                     checksum=checksum, file_size=size, file_created_at=file_created_at or file_modified_at or now,
-                    file_modified_at=file_modified_at or now, sidecar_path=str(sidecar_path(final)) if sidecar else "")
+                    file_modified_at=file_modified_at or now, sidecar_path=str(sidecar_path(final)) if sidecar else "",
+                    device_asset_id=device_asset_id, device_id=device_id)
         except BaseException as error:  # no row, so no file either
             final.unlink(missing_ok=True)
             sidecar_path(final).unlink(missing_ok=True)
@@ -147,6 +148,12 @@ def store_upload(owner, uploaded_file, *, file_created_at=None, file_modified_at
         return UploadResult(filename, CREATED, str(asset.id))
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def existing_device_assets(owner, device_id: str, device_asset_ids: list[str]) -> list[str]:
+    """Which of these device-side ids the owner's device already uploaded (trashed ones too: still here)."""
+    return list(Asset.objects.filter(owner=owner, device_id=device_id, device_asset_id__in=set(device_asset_ids))
+                .values_list("device_asset_id", flat=True).distinct())
 
 
 def sidecar_path(original: Path) -> Path:

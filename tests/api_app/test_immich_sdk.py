@@ -17,6 +17,7 @@ from jobs_app.models import Job
 from media_app.formats import asset_type_for
 from media_app.models import Asset
 from media_app.services.statistics import human_size
+from notifications_app.models import EmailPreferences
 from tests.api_app.sdk_types import load_sdk, shape_problems
 from tests.conftest import TESTDATA
 from tests.node_packages import node_22
@@ -92,7 +93,10 @@ def test_the_caller_reads_and_changes_their_account(immich_sdk, admin_user, user
     assert (changed["name"], changed["avatarColor"]) == ("Renamed", "green")
     admin_user.refresh_from_db()
     assert admin_user.name == "Renamed"
-    assert immich_sdk("getMyPreferences")["albums"]["defaultAssetOrder"] == "desc"
+    EmailPreferences.objects.create(user=admin_user, album_update=False)  # the account page's switch
+    preferences = immich_sdk("getMyPreferences")
+    assert preferences["albums"]["defaultAssetOrder"] == "desc"
+    assert preferences["emailNotifications"] == {"enabled": True, "albumInvite": True, "albumUpdate": False}
     public = immich_sdk("getUser", {"id": str(user.pk)})
     assert public == {"id": str(user.pk), "name": "User", "email": "user@example.com", "avatarColor": "primary",
                       "profileImagePath": "", "profileChangedAt": public["profileChangedAt"]}

@@ -228,6 +228,7 @@ def test_api_upload_answers_created_then_duplicate(client, user, api_key, media_
     assert body["status"] == "created"
     asset = Asset.objects.get(pk=body["id"])
     assert asset.owner == user and asset.file_created_at.isoformat() == "2020-01-02T03:04:05+00:00"
+    assert (asset.device_asset_id, asset.device_id) == ("a", "phone")
     duplicate = client.post("/api/assets", {"assetData": file_of(PHOTO)}, **headers)
     assert duplicate.status_code == 200 and duplicate.json() == {"id": body["id"], "status": "duplicate"}
 
@@ -239,3 +240,26 @@ def test_api_upload_refuses_bad_files_and_anonymous_clients(client, api_key, med
     missing = client.post("/api/assets", {}, HTTP_X_API_KEY=api_key)
     assert missing.status_code == 400 and "assetData" in missing.json()["message"]
     assert not Asset.objects.exists()
+
+
+# Immich's checkExistingAssets, gone from the pinned SDK 3.2.2 (its mobile app still asks): plain HTTP.
+def test_existing_device_assets_are_those_the_callers_device_uploaded(client, user, admin_user, api_key, media_root):
+    headers = {"HTTP_X_API_KEY": api_key}
+    for name, device_asset_id, device_id in ((PHOTO, "a", "phone"), (OTHER, "b", "tablet")):
+        client.post("/api/assets", {"assetData": file_of(name), "deviceAssetId": device_asset_id,
+                                    "deviceId": device_id}, **headers)
+    store_upload(admin_user, file_of(PHOTO), device_asset_id="c", device_id="phone")  # someone else's
+
+    def exist(device_id, ids):
+        return client.post("/api/assets/exist", {"deviceAssetIds": ids, "deviceId": device_id},
+                           content_type="application/json", **headers)
+
+    answer = exist("phone", ["a", "b", "c", "d"])
+    assert answer.status_code == 200 and answer.json() == {"existingIds": ["a"]}
+    assert exist("tablet", ["a", "b"]).json() == {"existingIds": ["b"]}
+    Asset.objects.filter(device_asset_id="a").update(deleted_at="2024-01-01T00:00:00Z")  # trashed is still here
+    assert exist("phone", ["a"]).json() == {"existingIds": ["a"]}
+    refused = exist("phone", [])
+    assert refused.status_code == 400 and "deviceAssetIds" in str(refused.json())
+    assert client.post("/api/assets/exist", {"deviceAssetIds": ["a"], "deviceId": "phone"},
+                       content_type="application/json").status_code == 401

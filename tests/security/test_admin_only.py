@@ -14,7 +14,7 @@ NOT_ADMIN_ONLY = re.compile(
     r"|api/oauth/(authorize|callback|link|unlink|mobile-redirect)"
     r"|api/server/(config|features|ping|version|theme|about|media-types|storage)|\.well-known/immich"
     # A user's own account, assets, timeline, map and trash (each shows only the signed-in user's).
-    r"|api/users/.*|api/assets/(bulk-upload-check|statistics|<uuid\w*:asset_id>)|api/timeline/.*|api/map/markers"
+    r"|api/users/.*|api/assets/(bulk-upload-check|exist|statistics|<uuid\w*:asset_id>)|api/timeline/.*|api/map/markers"
     r"|api/trash/.*"
     # A user's own photos (each view shows only the signed-in user's assets), public shared links, uploads.
     r"|photos/.*|trash/.*|map/|share/.*|shared-links/.*|api/assets/<uuid\w*:asset_id>/(thumbnail|original|video/playback|video/hls/.*)"

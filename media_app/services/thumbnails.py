@@ -119,8 +119,9 @@ def _fit_short_side(width: int, height: int, short_side: int | None) -> tuple[in
 
 
 def decode_image(path, short_side: int | None) -> tuple[Image.Image, bytes | None]:
-    """Decode upright, at the smallest JPEG DCT scale whose shorter side still covers `short_side`
-    (None = full resolution). Returns the image (RGB, RGBA or CMYK) and its embedded ICC profile."""
+    """Decode upright, at the smallest JPEG DCT scale (or integer reduction for other formats) whose
+    shorter side still covers `short_side` (None = full resolution). Returns the image (RGB, RGBA or
+    CMYK) and its embedded ICC profile."""
     image = open_image(path)
     try:
         orientation = image.getexif().get(0x0112)
@@ -133,7 +134,7 @@ def decode_image(path, short_side: int | None) -> tuple[Image.Image, bytes | Non
         load_pixels(image, path)
         # Only colour profiles describe colours worth converting; a grey profile on a grey image is moot.
         icc_profile = image.info.get("icc_profile") if image.mode in ("RGB", "RGBA", "CMYK", "P", "PA") else None
-        image = _normalise_mode(image)
+        image = _reduce_to_cover(_normalise_mode(image), short_side)
         if orientation in ORIENTATION_TRANSPOSE:
             image = image.transpose(ORIENTATION_TRANSPOSE[orientation])
         return image, icc_profile
@@ -143,6 +144,14 @@ def decode_image(path, short_side: int | None) -> tuple[Image.Image, bytes | Non
     except (OSError, ValueError, SyntaxError) as error:
         image.close()
         raise BadMediaFile(path, f"corrupt image data ({error})")
+
+
+def _reduce_to_cover(image: Image.Image, short_side: int | None) -> Image.Image:
+    """Formats without DCT scaling (PNG, WebP, HEIC...) decode at full size: a box reduction by the largest
+    integer factor that still covers `short_side` (a true area average, premultiplied for alpha) does what
+    `draft` does for JPEGs, so the resizes that follow start from about the same size whatever the format."""
+    factor = min(image.size) // short_side if short_side else 1
+    return image.reduce(factor) if factor > 1 else image
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:

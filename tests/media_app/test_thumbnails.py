@@ -344,3 +344,40 @@ def test_other_pixel_formats_render_as_rgb(make_asset, tmp_path, mode, colour, e
         assert red > 200 and green < 60 and blue < 60
     else:
         assert preview.getpixel((250, 150)) == pytest.approx(expected, abs=2)
+
+
+@pytest.mark.parametrize(("mode", "colour"), [
+    ("RGBA", (200, 30, 30, 255)),  # opaque red, a transparent left half pasted below
+    ("P", 1),  # palette index 1 = red
+    ("I;16", 40000),
+])
+def test_large_non_jpeg_images_are_box_reduced_at_decode_and_keep_colour_alpha_and_orientation(tmp_path, mode,
+                                                                                                colour):
+    """PNGs have no DCT scaling: decode reduces them by the largest integer factor that still covers the size."""
+    path = tmp_path / "big.png"
+    image = Image.new(mode, (3000, 2000), colour)
+    if mode == "P":
+        image.putpalette([0, 0, 0, 220, 20, 20] + [0] * 762)
+    if mode == "RGBA":
+        image.paste((0, 0, 0, 0), (0, 0, 1500, 2000))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown portrait
+    image.save(path, exif=exif)
+
+    decoded, _ = thumbnails.decode_image(path, 640)
+
+    assert decoded.size == (667, 1000)  # 2000 // 640 = 3: 1000x667 stored (last box partial), upright
+    if mode == "RGBA":
+        assert decoded.mode == "RGBA"
+        assert decoded.getpixel((333, 100))[3] == 0  # the stored left half is now the top
+        assert decoded.getpixel((333, 900)) == (200, 30, 30, 255)  # premultiplied: no dark fringe
+    else:
+        assert decoded.mode == "RGB"
+        assert decoded.getpixel((333, 500)) == ((220, 20, 20) if mode == "P" else (156, 156, 156))
+
+
+def test_full_resolution_decode_is_not_reduced(tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("RGB", (3000, 2000), (10, 20, 30)).save(path)
+    assert thumbnails.decode_image(path, None)[0].size == (3000, 2000)
+    assert thumbnails.decode_image(path, 1500)[0].size == (3000, 2000)  # 2000 // 1500 = 1

@@ -57,6 +57,20 @@ class Job(models.Model):
         return f"{self.queue}/{self.name}#{self.pk} ({self.status})"
 
 
+class FinishedJobCount(models.Model):
+    """How many completed and failed jobs each queue has, so the dashboard and the API never count the
+    finished history row by row. Kept exact by database triggers on the job table (migration
+    0006_finished_job_counts), in the same transaction as every insert, status change and delete, whoever
+    makes it (workers, commands, the retention cleanup)."""
+
+    queue = models.CharField(max_length=40, primary_key=True)
+    completed = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.queue}: {self.completed} completed, {self.failed} failed"
+
+
 class QueueState(models.Model):
     """Per-queue state every machine must see: whether the administrator paused it."""
 

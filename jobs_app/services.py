@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.db.models.functions import Now, TruncMinute
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ from settings_app.services import get_config
 from . import conf, engine, shared
 from .db import retry_on_busy
 from .engine import concurrency_of, seconds_from_now
-from .models import Job, QueueRun, QueueState, WorkerHeartbeat
+from .models import FinishedJobCount, Job, QueueRun, QueueState, WorkerHeartbeat
 from .queues import BACKGROUND_TASK_NOT_PAUSABLE, QUEUES, QUEUES_BY_NAME, Queue, StartMode
 
 log = logging.getLogger(__name__)
@@ -186,16 +186,20 @@ def release_queues(queue_names) -> list[str]:
 
 
 def queue_counts() -> dict[str, Counts]:
+    """Unfinished jobs are counted row by row (few, found through the indexes that start with the status);
+    the finished history, which can be millions of rows, is read from its per-queue counters."""
     now = timezone.now()
     counts = {queue.name: Counts() for queue in QUEUES}
-    for queue, status, n in Job.objects.values_list("queue", "status").annotate(n=Count("id")).order_by():
+    pending = (Job.objects.filter(status__in=Job.PENDING).values_list("queue").order_by()
+               .annotate(active=Count("id", filter=Q(status=Job.ACTIVE)),
+                         waiting=Count("id", filter=Q(status=Job.WAITING, run_at__lte=now)),
+                         delayed=Count("id", filter=Q(status=Job.WAITING, run_at__gt=now))))
+    for queue, active, waiting, delayed in pending:
         if queue in counts:
-            setattr(counts[queue], "waiting" if status == Job.WAITING else status, n)
-    delayed = Job.objects.filter(status=Job.WAITING, run_at__gt=now).values_list("queue").annotate(n=Count("id"))
-    for queue, n in delayed.order_by():
+            counts[queue].active, counts[queue].waiting, counts[queue].delayed = active, waiting, delayed
+    for queue, completed, failed in FinishedJobCount.objects.values_list("queue", "completed", "failed"):
         if queue in counts:
-            counts[queue].delayed = n
-            counts[queue].waiting -= n
+            counts[queue].completed, counts[queue].failed = completed, failed
     for queue in paused_queues() & counts.keys():
         counts[queue].paused, counts[queue].waiting = counts[queue].waiting, 0
     return counts

@@ -118,9 +118,13 @@ def test_get_jobs_costs_the_same_queries_however_many_jobs(admin_client, django_
 
     from jobs_app.models import Job
 
-    Job.objects.bulk_create(Job(queue="metadataExtraction", name="AssetExtractMetadata", status=Job.COMPLETED,
-                                finished_at=timezone.now()) for _ in range(500))
+    Job.objects.bulk_create(Job(queue="metadataExtraction", name="AssetExtractMetadata", status=status,
+                                finished_at=timezone.now()) for status in [Job.COMPLETED] * 500 + [Job.FAILED] * 7)
+    for _ in range(3):
+        services.enqueue("metadataExtraction", "AssetExtractMetadata")
+    services.enqueue("metadataExtraction", "AssetExtractMetadata", delay=60)
     admin_client.get("/api/jobs")  # the settings are read once per process, not per request
     with django_assert_max_num_queries(10):
         body = admin_client.get("/api/jobs").json()
-    assert body["metadataExtraction"]["jobCounts"]["completed"] == 500
+    assert body["metadataExtraction"]["jobCounts"] == {
+        "active": 0, "completed": 500, "failed": 7, "delayed": 1, "waiting": 3, "paused": 0}

@@ -197,3 +197,4 @@ def test_the_dashboard_costs_the_same_queries_however_many_jobs(admin_client, dj
     with django_assert_max_num_queries(20):
         html = admin_client.get("/admin/jobs/").content.decode()
     assert "boom" in html
+    assert '<dd data-count="failed">201</dd>' in html  # the thumbnail queue's count, from its counter

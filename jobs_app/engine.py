@@ -160,12 +160,13 @@ def retry_later(job: Job, token: str, reason: str, delay: float) -> bool:
 @retry_on_busy
 def renew_leases(worker_id: str, running=()) -> int:
     """Extend the leases of this worker's jobs that are still going somewhere: each job a live pool process
-    is running now (`running`: its (pid, job id) pairs), and those claimed moments ago that a pool process
+    is running or starting now (`running`: its (pid, job id) pairs), and those claimed moments ago that a pool process
     has not picked up yet. Nothing else: a job whose process died, or whose outcome could not be written,
     keeps its lease no longer, so it lapses and the job runs again instead of staying active forever."""
     going = Q(executor_pid__isnull=True, started_at__gte=seconds_from_now(-conf.LEASE_SECONDS))
     for pid, job_id in running:
-        going |= Q(executor_pid=pid, id=job_id)
+        # A pool process takes a job before `begin` records its pid, which a busy database can delay.
+        going |= Q(id=job_id) & (Q(executor_pid=pid) | Q(executor_pid__isnull=True))
     return Job.objects.filter(going, status=Job.ACTIVE, claimed_by=worker_id).update(
         lease_until=seconds_from_now(conf.LEASE_SECONDS))
 

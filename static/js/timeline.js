@@ -11,13 +11,17 @@
   });
 
   // A loaded thumbnail replaces its thumbhash placeholder (load events do not bubble: capture them).
-  document.addEventListener("load", (event) => {
-    const image = event.target;
+  function dropPlaceholder(image) {
     if (image.matches && image.matches(".tile img.thumb")) {
       const placeholder = image.parentElement.querySelector("img.placeholder");
       if (placeholder) placeholder.remove();
     }
-  }, true);
+  }
+  document.addEventListener("load", (event) => dropPlaceholder(event.target), true);
+  // This script is deferred: thumbnails that loaded while the page was parsed fired before the listener.
+  document.querySelectorAll(".tile img.thumb").forEach((image) => {
+    if (image.complete && image.naturalWidth > 0) dropPlaceholder(image);
+  });
 
   function initTimeline(timeline) {
     const selected = new Set();

@@ -79,6 +79,8 @@ def test_renewal_keeps_only_the_jobs_a_live_pool_process_is_running():
     # A claim nobody picks up is renewed for one lease period after its claim, not forever.
     Job.objects.filter(pk=unstarted.job_id).update(started_at=engine.seconds_from_now(-conf.LEASE_SECONDS - 1))
     assert engine.renew_leases("host:1", [(4242, running.job_id)]) == 1
+    # ...unless a pool process has taken it and waits for a busy database to record that it began.
+    assert engine.renew_leases("host:1", [(4242, running.job_id), (4444, unstarted.job_id)]) == 2
 
 
 def test_a_stale_claim_cannot_record_an_outcome():

@@ -131,7 +131,52 @@ def storage_template_options(request):
 # --- Server information (public, as Immich's) ---------------------------------------------------------
 
 
-@router.get("/server/config", url_name="api-server-config", summary="getServerConfig")
+class ServerConfigDto(Schema):
+    loginPageMessage: str
+    trashDays: int
+    userDeleteDelay: int
+    oauthButtonText: str
+    isInitialized: bool
+    isOnboarded: bool
+    externalDomain: str
+    publicUsers: bool
+    mapDarkStyleUrl: str
+    mapLightStyleUrl: str
+    maintenanceMode: bool
+    minFaces: int
+
+
+class ServerFeaturesDto(Schema):
+    smartSearch: bool
+    facialRecognition: bool
+    duplicateDetection: bool
+    map: bool
+    reverseGeocoding: bool
+    importFaces: bool
+    sidecar: bool
+    search: bool
+    trash: bool
+    oauth: bool
+    oauthAutoLaunch: bool
+    ocr: bool
+    passwordLogin: bool
+    configFile: bool
+    email: bool
+    realtimeTranscoding: bool
+
+
+class ServerPingResponse(Schema):
+    res: str
+
+
+class ServerVersionResponseDto(Schema):
+    major: int
+    minor: int
+    patch: int
+    prerelease: int | None
+
+
+@router.get("/server/config", response=ServerConfigDto, url_name="api-server-config", summary="getServerConfig")
 def server_config(request):
     config = get_config()
     initialized = get_user_model().objects.filter(is_admin=True, is_active=True).exists()
@@ -178,12 +223,13 @@ def server_features_of(config) -> dict:
     }
 
 
-@router.get("/server/features", url_name="api-server-features", summary="getServerFeatures")
+@router.get("/server/features", response=ServerFeaturesDto, url_name="api-server-features",
+            summary="getServerFeatures")
 def server_features(request):
     return server_features_of(get_config())
 
 
-@router.get("/server/ping", url_name="api-server-ping", summary="pingServer")
+@router.get("/server/ping", response=ServerPingResponse, url_name="api-server-ping", summary="pingServer")
 def server_ping(request):
     return {"res": "pong"}
 
@@ -218,7 +264,8 @@ def server_license(request):
     raise ApiError(404, "License not found")
 
 
-@router.get("/server/version", url_name="api-server-version", summary="getServerVersion")
+@router.get("/server/version", response=ServerVersionResponseDto, url_name="api-server-version",
+            summary="getServerVersion")
 def server_version(request):
     return version_check.running_version().as_immich()
 

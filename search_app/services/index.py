@@ -9,7 +9,7 @@ the masks and a partial sort: p95 well under 100 ms at 100k embeddings of 512 di
 (bench/search.py), on SQLite and PostgreSQL alike. Every change to an owner's embeddings bumps
 SearchIndexState.version (one UPDATE); a database trigger bumps its columns_version on every change to
 those columns, however written. A process notices a new version on its next query and reloads what it
-covers. Memory: 2 KB per asset at 512 dimensions (200 MB at 100k), plus about 100 bytes of columns.
+covers. Memory: 2 KB per asset at 512 dimensions (200 MB at 100k), plus about 200 bytes of columns.
 
 Scale-out path: pgvector (docs/search.md) keeps the vectors in PostgreSQL with an HNSW index, so no
 process holds a matrix; this module is the path that works everywhere without it."""
@@ -37,7 +37,8 @@ class TextColumn:
     ASCII only, so there a non-ASCII letter in another case matches here where the ORM would not."""
 
     def __init__(self, values: list[str]):
-        lowered = [value.lower() for value in values]
+        distinct: dict[str, str] = {}  # one string object per distinct value: places and cameras repeat
+        lowered = [distinct.setdefault(lower, lower) for lower in (value.lower() for value in values)]
         self.values = np.array(lowered, dtype=object)
         self._joined = "\0".join(lowered)
         lengths = np.fromiter((len(value) + 1 for value in lowered), dtype=np.int64, count=len(lowered))

@@ -2,14 +2,14 @@
 searchDuplicates).
 
 Each process keeps, per (owner, model), a float32 matrix of the owner's embeddings with the asset id of
-each row. Beside it, for search, the columns search
-filters on (type, trash, date taken, file name, place, camera), row for row, so a filter is a boolean mask
-over the matrix rather than queries listing or checking asset ids. A query is one matrix-vector product,
-the masks and a partial sort: p95 well under 100 ms at 100k embeddings of 512 dimensions
-(bench/search.py), on SQLite and PostgreSQL alike. Every change to an owner's embeddings bumps
-SearchIndexState.version (one UPDATE); a database trigger bumps its columns_version on every change to
-those columns, however written. A process notices a new version on its next query and reloads what it
-covers. Memory: 2 KB per asset at 512 dimensions (200 MB at 100k), plus about 200 bytes of columns.
+each row. Beside it, for search, the columns search filters on (type, trash, date taken, file name, place,
+camera), row for row, so a filter is a boolean mask over the matrix rather than queries listing or
+checking asset ids. A query is one matrix-vector product, the masks and a partial sort: p95 well under 100
+ms at 100k embeddings of 512 dimensions (bench/search.py), on SQLite and PostgreSQL alike. Every change to
+an owner's embeddings bumps SearchIndexState.version (one UPDATE); a database trigger bumps its
+columns_version on every change to those columns, however written. A process notices a new version on its
+next query and reloads what it covers. Memory: 2 KB per asset at 512 dimensions (200 MB at 100k), plus
+about 200 bytes of columns.
 
 Scale-out path: pgvector (docs/search.md) keeps the vectors in PostgreSQL with an HNSW index, so no
 process holds a matrix; this module is the path that works everywhere without it."""
@@ -143,6 +143,7 @@ def owner_index(owner_id, model_name: str, *, columns: bool = False) -> OwnerInd
     if columns and (index.columns is None or index.columns.version != columns_version):
         index.columns = _load_columns(owner_id, index, columns_version)
     return index
+
 
 def bump(owner_id) -> None:
     """Record a change to the owner's embeddings (call inside the transaction that makes it)."""

@@ -1,8 +1,10 @@
 """SearchIndexState.columns_version, bumped by a database trigger whenever an asset's column that search
 filters on changes, however it is written (save(), queryset update(), raw SQL): each process keeps those
-columns beside its embedding matrix and reloads them when the version moves. A row trigger (PostgreSQL
-fires it at the end of the statement, after the statement's asset rows are locked); its WHEN clause skips
-updates that leave these columns as they were (save() writes every column).
+columns beside its embedding matrix and reloads them when the version moves. save() writes every column, so
+the trigger compares old and new values. SQLite: a row trigger (a write there is one in-process UPDATE by
+key). PostgreSQL: a statement trigger over the transition tables, so an UPDATE of 20k assets (restoring the
+trash) bumps each owner's counter once rather than 20k times; it runs at the end of the statement, after
+the statement's asset rows are locked.
 
 A migration that rebuilds media_app_asset on SQLite (Django's table remake) drops this trigger with the old
 table: tests/search_app/test_filtered_search.py fails then, and the trigger must be created again."""
@@ -12,24 +14,27 @@ from django.db import migrations, models
 # What search_app.services.index keeps per row; owner_id as well, so a move to another owner is seen by both.
 COLUMNS = ("owner_id", "type", "original_filename", "city", "state", "country", "make", "model", "taken_at",
            "deleted_at")
-BUMP = ("UPDATE search_app_searchindexstate SET columns_version = columns_version + 1 "
-        "WHERE owner_id IN (OLD.owner_id, NEW.owner_id)")
 
 SQLITE_TRIGGERS = [
     f"""CREATE TRIGGER search_asset_columns_changed AFTER UPDATE OF {", ".join(COLUMNS)} ON media_app_asset
-    WHEN {" OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in COLUMNS)}
-    BEGIN {BUMP}; END""",
+    WHEN {" OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in COLUMNS)} BEGIN
+        UPDATE search_app_searchindexstate SET columns_version = columns_version + 1
+        WHERE owner_id IN (OLD.owner_id, NEW.owner_id);
+    END""",
 ]
 SQLITE_DROP = ["DROP TRIGGER search_asset_columns_changed"]
 
+CHANGED = " OR ".join(f"old_rows.{column} IS DISTINCT FROM new_rows.{column}" for column in COLUMNS)
 POSTGRESQL_TRIGGERS = [
     f"""CREATE FUNCTION search_asset_columns_changed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        {BUMP};
+        UPDATE search_app_searchindexstate SET columns_version = columns_version + 1
+        WHERE owner_id IN (SELECT unnest(ARRAY[old_rows.owner_id, new_rows.owner_id])
+                           FROM old_rows JOIN new_rows USING (id) WHERE {CHANGED});
         RETURN NULL;
     END $$""",
-    f"""CREATE TRIGGER search_asset_columns_changed AFTER UPDATE OF {", ".join(COLUMNS)} ON media_app_asset
-    FOR EACH ROW WHEN (({", ".join(f"OLD.{c}" for c in COLUMNS)}) IS DISTINCT FROM ({", ".join(f"NEW.{c}" for c in COLUMNS)}))
+    """CREATE TRIGGER search_asset_columns_changed AFTER UPDATE ON media_app_asset
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
     EXECUTE FUNCTION search_asset_columns_changed()""",
 ]
 POSTGRESQL_DROP = ["DROP FUNCTION search_asset_columns_changed() CASCADE"]

@@ -4,10 +4,11 @@
     .venv/bin/python bench/search.py [--sizes 10000,100000] [--queries 200]
 
 For each size: one owner with that many assets, each with a random 512-d embedding (ViT-B-32's size).
-Prints the time to load the per-owner matrix, then p50/p95 of a query as the search API runs it after the
-ML service answered the text embedding (matrix-vector product, partial sort, trash exclusion; then with
-the page of 100 assets loaded), without and with metadata filters (one every asset matches, one a tenth match), with
-the machine's load average beside them."""
+Prints the time to load the per-owner matrix and the columns filters test, then p50/p95 of a query as the
+search API runs it after the ML service answered the text embedding (matrix-vector product, filter masks,
+partial sort; then with the page of 100 assets loaded), without and with metadata filters (type: every
+asset matches; file name and city: a tenth match; date range: half match), with the machine's load
+average beside them."""
 
 import argparse
 import os
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 DIM = 512
 MODEL = "ViT-B-32__openai"
+CITIES = ["Oslo", "Bergen", "Paris", "Lyon", "Rome", "Milan", "Lima", "Quito", "Perth", "Hobart"]
+FIRST_TAKEN = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def populate(owner, matrix: np.ndarray) -> None:
@@ -33,7 +37,8 @@ def populate(owner, matrix: np.ndarray) -> None:
     batch = 5000
     for start in range(0, len(matrix), batch):
         assets = [Asset(id=uuid.uuid4(), owner=owner, type="image", original_path=f"/bench/{start + i}.jpg",
-                        original_filename=f"{start + i}.jpg", checksum=f"{start + i:040d}", width=1000, height=800)
+                        original_filename=f"{start + i}.jpg", checksum=f"{start + i:040d}", width=1000, height=800,
+                        city=CITIES[(start + i) % len(CITIES)], taken_at=FIRST_TAKEN + timedelta(hours=start + i))
                   for i in range(min(batch, len(matrix) - start))]
         Asset.objects.bulk_create(assets)
         SmartSearch.objects.bulk_create([SmartSearch(asset=asset, model_name=MODEL,
@@ -64,9 +69,15 @@ def run(size: int, queries: int, owner_number: int) -> None:
     started = time.perf_counter()
     index.owner_index(owner.pk, MODEL)
     print(f"  matrix loaded in {time.perf_counter() - started:.2f} s ({size * DIM * 4 / 2**20:.0f} MB float32)")
+    started = time.perf_counter()
+    index.owner_index(owner.pk, MODEL, columns=True)
+    print(f"  filtered columns loaded in {time.perf_counter() - started:.2f} s")
 
     cases = (("no filter", search.Filters()), ("type filter, all match", search.Filters(type="IMAGE")),
-             ("file name filter, 1 in 10 match", search.Filters(original_file_name="7.jpg")))
+             ("file name filter, 1 in 10 match", search.Filters(original_file_name="7.jpg")),
+             ("city filter, 1 in 10 match", search.Filters(city="paris")),
+             ("date range, half match", search.Filters(taken_after=FIRST_TAKEN + timedelta(hours=size // 2),
+                                                       taken_before=FIRST_TAKEN + timedelta(hours=size))))
     for label, filters in cases:
         ranking, with_page = [], []
         for _ in range(queries):

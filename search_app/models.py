@@ -36,14 +36,17 @@ class SmartSearch(models.Model):
 
 class SearchIndexState(models.Model):
     """Per owner: bumped by every change to the owner's embeddings, so each process's cached matrix knows
-    when it is stale."""
+    when it is stale; and by a database trigger on every change to a column search filters on (migration
+    0002), so each process's copy of those columns knows it too."""
 
     owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
                                  related_name="+")
     version = models.BigIntegerField(default=0)
+    columns_version = models.BigIntegerField(
+        default=0, help_text="Bumped by a trigger when an asset's type, name, place, camera, date or trash changes.")
 
     def __str__(self):
-        return f"search index of {self.owner_id} v{self.version}"
+        return f"search index of {self.owner_id} v{self.version}.{self.columns_version}"
 
 
 class AssetSearchInfo(models.Model):

@@ -61,8 +61,8 @@ def detect(asset_id, config=None) -> DuplicateResult:
     row = SmartSearch.objects.filter(asset=asset, model_name=model_name).first()
     if row is None:
         raise ValueError(f"{asset.original_filename} has no {model_name} embedding: run Smart Search first.")
-    near = index.nearest(asset.owner_id, model_name, row.vector(), limit=MAX_GROUP_CANDIDATES, excluded=[asset.pk],
-                         max_distance=config.machineLearning.duplicateDetection.maxDistance)
+    near = index.nearest(index.owner_index(asset.owner_id, model_name), row.vector(), limit=MAX_GROUP_CANDIDATES,
+                         excluded=[asset.pk], max_distance=config.machineLearning.duplicateDetection.maxDistance)
     # Few assets lie within the max distance: filter those by type and trash, not the whole library.
     same_type = {str(pk) for pk in embeddings.live_assets().filter(pk__in=[a for a, _ in near], type=asset.type)
                  .values_list("id", flat=True)}

@@ -6,6 +6,7 @@ import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 from django.db.models import Q
 
 from media_app.models import Asset, AssetType
@@ -15,9 +16,8 @@ from . import embeddings, index
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-SMALL_FILTER = 1000  # a filter matching at most this many assets lists them; beyond, candidates are checked
-ACCEPT_BATCH = 900  # ids per query (SQLite's variable limit on old builds is 999)
 TYPES = {"IMAGE": AssetType.IMAGE, "VIDEO": AssetType.VIDEO}
+EXACT_FILTERS = ("city", "state", "country", "make", "model")  # matched whole, case-insensitively
 
 
 class SearchError(Exception):
@@ -52,11 +52,17 @@ class Results:
     distances: dict = field(default_factory=dict)  # asset id -> cosine distance (smart search)
 
 
+def _asset_type(filters: Filters) -> str:
+    if filters.type not in TYPES:
+        raise SearchError("type", f"type must be one of {', '.join(TYPES)}, not {filters.type!r}.")
+    return TYPES[filters.type]
+
+
 def filtered(owner, filters: Filters):
     assets = Asset.objects.filter(owner=owner, deleted_at__isnull=True)
     if filters.original_file_name:
         assets = assets.filter(original_filename__icontains=filters.original_file_name)
-    for name in ("city", "state", "country", "make", "model"):
+    for name in EXACT_FILTERS:
         if value := getattr(filters, name):
             assets = assets.filter(**{f"{name}__iexact": value})
     if filters.taken_after:
@@ -64,9 +70,7 @@ def filtered(owner, filters: Filters):
     if filters.taken_before:
         assets = assets.filter(taken_at__lte=filters.taken_before)
     if filters.type:
-        if filters.type not in TYPES:
-            raise SearchError("type", f"type must be one of {', '.join(TYPES)}, not {filters.type!r}.")
-        assets = assets.filter(type=TYPES[filters.type])
+        assets = assets.filter(type=_asset_type(filters))
     for person_id in filters.person_ids:  # every person must be in the photo
         assets = assets.filter(faces__person_id=person_id)
     if filters.person_ids:  # a person with several faces in one photo would list it twice
@@ -75,6 +79,28 @@ def filtered(owner, filters: Filters):
         words = filters.ocr.split()
         assets = assets.filter(*[Q(search_info__ocr_text__icontains=word) for word in words])
     return assets
+
+
+def matching_rows(owner, owner_index: index.OwnerIndex, filters: Filters) -> np.ndarray:
+    """filtered() as a boolean mask over the rows of the owner's index (which holds its columns): those
+    columns are tested in numpy; people and OCR text, kept in other tables, by one query listing the ids."""
+    columns = owner_index.columns
+    keep = columns.live.copy()
+    if filters.original_file_name:
+        keep &= columns.text["original_filename"].containing(filters.original_file_name)
+    for name in EXACT_FILTERS:
+        if value := getattr(filters, name):
+            keep &= columns.text[name].equal(value)
+    if filters.taken_after:
+        keep &= columns.taken_at >= index.as_utc64(filters.taken_after)
+    if filters.taken_before:
+        keep &= columns.taken_at <= index.as_utc64(filters.taken_before)
+    if filters.type:
+        keep &= columns.type == _asset_type(filters)
+    if filters.person_ids or filters.ocr:
+        related = filtered(owner, Filters(person_ids=filters.person_ids, ocr=filters.ocr))
+        keep &= owner_index.rows_of(related.values_list("id", flat=True))
+    return keep
 
 
 def metadata_search(owner, filters: Filters, page: int = 1, size: int = DEFAULT_PAGE_SIZE) -> Results:
@@ -101,25 +127,10 @@ def smart_search(owner, query: str, filters: Filters, page: int = 1, size: int =
 
 
 def rank(owner, model_name: str, vector, filters: Filters, *, limit: int, offset: int = 0) -> list:
-    """(asset id, distance) of the owner's live assets matching the filters, nearest `vector` first. A
-    filter matching few assets restricts the scan to them; one matching many is checked on the nearest
-    candidates only (a query per batch, not a list of the whole library)."""
-    allowed = accept = None
-    if filters.any():
-        matching = filtered(owner, filters)
-        first = list(matching.values_list("id", flat=True)[:SMALL_FILTER + 1])
-        if len(first) <= SMALL_FILTER:
-            allowed = first
-        else:
-            def accept(asset_ids):
-                accepted = []
-                for start in range(0, len(asset_ids), ACCEPT_BATCH):
-                    accepted += matching.filter(pk__in=asset_ids[start:start + ACCEPT_BATCH]).values_list("id",
-                                                                                                          flat=True)
-                return accepted
-    trashed = Asset.objects.filter(owner=owner, deleted_at__isnull=False).values_list("id", flat=True)
-    return index.nearest(owner.pk, model_name, vector, limit=limit, offset=offset, allowed=allowed, accept=accept,
-                         excluded=trashed)
+    """(asset id, distance) of the owner's live assets matching the filters, nearest `vector` first."""
+    owner_index = index.owner_index(owner.pk, model_name, columns=True)
+    return index.nearest(owner_index, vector, limit=limit, offset=offset,
+                         keep=matching_rows(owner, owner_index, filters))
 
 
 def _iso(value) -> str | None:

@@ -56,6 +56,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('search_app', '0001_initial'),
+        ('media_app', '0014_asset_device_ids'),  # after every asset-table change so far (a remake drops it)
     ]
 
     operations = [

@@ -1,7 +1,7 @@
 """Immich's timeline API over the timeline service: month buckets (how many assets each month holds), one
 month's assets as columns (TimeBucketAssetResponseDto), and map markers. The month is the one the asset was
 taken in, by the local wall-clock date (as the timeline groups days); an asset whose metadata is not read
-yet counts at its file date."""
+yet counts at its file date, one without any date at its import."""
 
 import base64
 from dataclasses import dataclass

@@ -47,8 +47,10 @@ MONTH_KEY = Substr(Cast(PLACED_AT, CharField()), 1, 7)
 
 
 def _in_month(assets, start: datetime, end: datetime):
-    """Assets placed in [start, end), by the same moment as the month counts."""
-    return assets.alias(placed_at=PLACED_AT).filter(placed_at__gte=start, placed_at__lt=end)
+    """Assets placed in [start, end), by the same moment as the month counts, newest first (by that moment:
+    an asset without a date taken sorts among the others alike on every database)."""
+    return (assets.alias(placed_at=PLACED_AT).filter(placed_at__gte=start, placed_at__lt=end)
+            .order_by("-placed_at", "-created_at", "-id"))
 
 
 def month_buckets(owner, options: BucketFilter = BucketFilter()) -> list[dict]:

@@ -41,7 +41,9 @@ def test_a_bucket_lists_exactly_the_assets_its_month_counts(api, user):
     imported = add(user, 3, created_at=at("2024-04-30T23:00:00"))  # no date at all: when it was imported
     months = api("/api/timeline/buckets")
     assert months == [{"timeBucket": "2024-05-01", "count": 2}, {"timeBucket": "2024-04-01", "count": 1}]
-    assert api("/api/timeline/bucket", timeBucket="2024-05-01")["id"] == [str(taken.id), str(unread.id)]
+    may = [str(unread.id), str(taken.id)]  # newest first, placed as counted
+    assert api("/api/timeline/bucket", timeBucket="2024-05-01")["id"] == may
+    assert api("/api/timeline/bucket", timeBucket="2024-05-01", order="asc")["id"] == may[::-1]
     april = api("/api/timeline/bucket", timeBucket="2024-04-01")
     assert april["id"] == [str(imported.id)] and april["fileCreatedAt"] == ["2024-04-30T23:00:00Z"]
     assert api("/api/timeline/bucket", timeBucket="2023-01-01")["id"] == []

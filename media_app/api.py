@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from django.http import HttpResponse, JsonResponse
+import pydantic_core
+from django.http import HttpResponse
 from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
@@ -410,10 +411,11 @@ def search_memories(request):
 # --- Timeline buckets and map ---------------------------------------------------------------------------
 
 
-def _prebuilt(data) -> JsonResponse:
+def _prebuilt(data) -> HttpResponse:
     """JSON the buckets service already shaped: answered as it is, since re-validating tens of thousands of
-    items against the declared schema would cost more than the query (the SDK tests check the shapes)."""
-    return JsonResponse(data, safe=False)
+    items against the declared schema would cost more than the query (the SDK tests check the shapes), and
+    written by pydantic's serializer, several times faster than the json module on a 30,000-marker map."""
+    return HttpResponse(pydantic_core.to_json(data), content_type="application/json")
 
 
 class TimeBucketsResponseDto(Schema):

@@ -143,13 +143,18 @@ class Asset(models.Model):
     class Meta:
         ordering = ["-local_taken_at", "-created_at"]
         indexes = [
-            models.Index(fields=["owner", "-local_taken_at"], name="asset_timeline"),
+            # Covering (SQLite reads no table row): a timeline page in its order however deep, the month
+            # counts of the timeline buckets, and the live-photo and trash/visibility/favourite filters.
+            models.Index(fields=["owner", "-local_taken_at", "-created_at", "-id", "file_created_at", "visibility",
+                                 "deleted_at", "is_favorite"], name="asset_timeline"),
             models.Index(fields=["owner", "device_id", "device_asset_id"], name="asset_device_ids"),
             # A library rescan reads these four columns of every file, and the few offline ones.
             models.Index(fields=["library", "original_path", "file_size", "file_mtime_ns"],
                          condition=Q(library__isnull=False), name="asset_library_scan"),
             models.Index(fields=["library"], condition=Q(is_offline=True), name="asset_library_offline"),
-            models.Index(fields=["owner", "id", "latitude", "longitude"], name="asset_map_markers",
+            # Covering the map markers (deleted_at too: SQLite only counts an index's columns, not its condition).
+            models.Index(fields=["owner", "visibility", "id", "latitude", "longitude", "city", "state", "country",
+                                 "deleted_at"], name="asset_map_markers",
                          condition=Q(latitude__isnull=False, longitude__isnull=False, deleted_at__isnull=True)),
         ]
         constraints = [

@@ -7,11 +7,13 @@ import os
 import re
 from datetime import timedelta
 
+import pydantic_core
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from settings_app.services import get_config
@@ -197,7 +199,16 @@ def trash_empty(request):
 def map_page(request):
     config = get_config()
     markers = map_markers(request.user) if config.map.enabled else []  # [id, lat, lon]: the page links them
-    return render(request, "media_app/map.html", {"map": config.map, "markers": markers})
+    return render(request, "media_app/map.html", {"map": config.map, "marker_count": len(markers),
+                                                  "markers_json": script_json(markers)})
+
+
+def script_json(data) -> str:
+    """JSON to inline in a <script type="application/json"> with Django's json_script escapes (no "<", ">"
+    or "&" can end the element), written by pydantic's serializer: a map's tens of thousands of markers in
+    a fraction of the json module's time."""
+    text = pydantic_core.to_json(data).decode()
+    return mark_safe(text.replace("<", "\\u003C").replace(">", "\\u003E").replace("&", "\\u0026"))
 
 
 # --- Shared links ---------------------------------------------------------------------------------------

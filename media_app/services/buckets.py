@@ -1,17 +1,17 @@
 """Immich's timeline API over the timeline service: month buckets (how many assets each month holds), one
 month's assets as columns (TimeBucketAssetResponseDto), and map markers. The month is the one the asset was
 taken in, by the local wall-clock date (as the timeline groups days); an asset whose metadata is not read
-yet counts at its file date."""
+yet counts at its file date, one without any date at its import."""
 
 import base64
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import CharField, Count, Q
+from django.db.models import CharField, Count
 from django.db.models.functions import Cast, Coalesce, Substr
 
-from ..models import Asset, AssetType, Visibility
-from .timeline import aspect_ratio, geotagged_assets, timeline_assets
+from ..models import AssetType, Visibility
+from .timeline import RAW_ID, aspect_ratio, geotagged_assets, id_text, timeline_assets
 from .trash import trashed_assets
 
 
@@ -47,9 +47,10 @@ MONTH_KEY = Substr(Cast(PLACED_AT, CharField()), 1, 7)
 
 
 def _in_month(assets, start: datetime, end: datetime):
-    """Assets placed in [start, end): the (indexed) date taken, or the file date while it is unknown."""
-    return assets.filter(Q(local_taken_at__gte=start, local_taken_at__lt=end)
-                         | Q(local_taken_at__isnull=True, file_created_at__gte=start, file_created_at__lt=end))
+    """Assets placed in [start, end), by the same moment as the month counts, newest first (by that moment:
+    an asset without a date taken sorts among the others alike on every database)."""
+    return (assets.alias(placed_at=PLACED_AT).filter(placed_at__gte=start, placed_at__lt=end)
+            .order_by("-placed_at", "-created_at", "-id"))
 
 
 def month_buckets(owner, options: BucketFilter = BucketFilter()) -> list[dict]:
@@ -64,56 +65,57 @@ def parse_month(text: str) -> date:
     return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).date().replace(day=1)
 
 
-BUCKET_COLUMNS = ("id", "owner_id", "width", "height", "is_favorite", "visibility", "deleted_at", "type",
-                  "thumbhash", "taken_at", "local_taken_at", "file_created_at", "timezone", "duration",
-                  "created_at", "latitude", "longitude", "city", "country")
+BUCKET_COLUMNS = ("width", "height", "is_favorite", "visibility", "deleted_at", "type", "thumbhash", "taken_at",
+                  "local_taken_at", "file_created_at", "timezone", "duration", "created_at")
+COORDINATE_COLUMNS = ("latitude", "longitude", "city", "country")
 
 
 def month_assets(owner, month: date, options: BucketFilter = BucketFilter(), *, with_coordinates=False) -> dict:
-    """One month's assets as Immich's columns (each key a list, one entry per asset)."""
+    """One month's assets as Immich's columns (each key a list, one entry per asset), built column by column
+    from plain rows: a busy month holds thousands."""
     start = datetime(month.year, month.month, 1, tzinfo=UTC)
     end = (start + timedelta(days=32)).replace(day=1)
-    assets = _in_month(_filtered(owner, options), start, end).only(*BUCKET_COLUMNS)
+    assets = _in_month(_filtered(owner, options), start, end)
     if not options.descending:
         assets = assets.reverse()
-    columns = {name: [] for name in ("id", "ownerId", "ratio", "isFavorite", "visibility", "isTrashed", "isImage",
-                                     "thumbhash", "fileCreatedAt", "localOffsetHours", "duration",
-                                     "projectionType", "livePhotoVideoId", "createdAt")}
+    names = ("id", *BUCKET_COLUMNS, *(COORDINATE_COLUMNS if with_coordinates else ()))
+    rows = list(assets.values_list(RAW_ID, *names[1:]))
+    column = dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else dict.fromkeys(names, ())
+    placed = [taken or file_created or created for taken, file_created, created
+              in zip(column["taken_at"], column["file_created_at"], column["created_at"], strict=True)]
+    columns = {
+        "id": list(map(id_text, column["id"])),
+        "ownerId": [str(owner.pk)] * len(rows),  # every asset of a bucket is the caller's own
+        "ratio": list(map(aspect_ratio, column["width"], column["height"])),
+        "isFavorite": list(column["is_favorite"]),
+        "visibility": list(column["visibility"]),
+        "isTrashed": [deleted is not None for deleted in column["deleted_at"]],
+        "isImage": [kind == AssetType.IMAGE for kind in column["type"]],
+        "thumbhash": [base64.b64encode(bytes(value)).decode() if value else None for value in column["thumbhash"]],
+        "fileCreatedAt": list(map(iso, placed)),
+        "localOffsetHours": list(map(local_offset_hours, column["timezone"], column["local_taken_at"],
+                                     column["taken_at"])),
+        "duration": [round(seconds * 1000) if seconds else None for seconds in column["duration"]],
+        "projectionType": [None] * len(rows),
+        "livePhotoVideoId": [None] * len(rows),
+        "createdAt": list(map(iso, column["created_at"])),
+    }
     if with_coordinates:
-        columns.update(latitude=[], longitude=[], city=[], country=[])
-    for asset in assets:
-        taken = asset.taken_at or asset.file_created_at or asset.created_at
-        columns["id"].append(str(asset.id))
-        columns["ownerId"].append(str(asset.owner_id))
-        columns["ratio"].append(aspect_ratio(asset))
-        columns["isFavorite"].append(asset.is_favorite)
-        columns["visibility"].append(asset.visibility)
-        columns["isTrashed"].append(asset.deleted_at is not None)
-        columns["isImage"].append(asset.type == AssetType.IMAGE)
-        columns["thumbhash"].append(base64.b64encode(bytes(asset.thumbhash)).decode() if asset.thumbhash else None)
-        columns["fileCreatedAt"].append(iso(taken))
-        columns["localOffsetHours"].append(local_offset_hours(asset))
-        columns["duration"].append(round(asset.duration * 1000) if asset.duration else None)
-        columns["projectionType"].append(None)
-        columns["livePhotoVideoId"].append(None)
-        columns["createdAt"].append(iso(asset.created_at))
-        if with_coordinates:
-            columns["latitude"].append(asset.latitude)
-            columns["longitude"].append(asset.longitude)
-            columns["city"].append(asset.city or None)
-            columns["country"].append(asset.country or None)
+        columns.update(latitude=list(column["latitude"]), longitude=list(column["longitude"]),
+                       city=[city or None for city in column["city"]],
+                       country=[country or None for country in column["country"]])
     return columns
 
 
-def local_offset_hours(asset: Asset) -> float:
+def local_offset_hours(timezone: str, local_taken_at: datetime | None, taken_at: datetime | None) -> float:
     """Hours east of UTC where the asset was taken: its recorded offset, else the gap between the local
     wall-clock time and the instant, else 0."""
-    if asset.timezone:
-        sign = -1 if asset.timezone.startswith("-") else 1
-        hours, _, minutes = asset.timezone.lstrip("+-").partition(":")
+    if timezone:
+        sign = -1 if timezone.startswith("-") else 1
+        hours, _, minutes = timezone.lstrip("+-").partition(":")
         return sign * (int(hours or 0) + int(minutes or 0) / 60)
-    if asset.local_taken_at and asset.taken_at:
-        return round((asset.local_taken_at - asset.taken_at).total_seconds() / 3600, 2)
+    if local_taken_at and taken_at:
+        return round((local_taken_at - taken_at).total_seconds() / 3600, 2)
     return 0.0
 
 
@@ -132,6 +134,6 @@ def map_markers(owner, *, is_archived: bool | None = None, is_favorite: bool | N
         assets = assets.filter(file_created_at__gte=created_after)
     if created_before is not None:
         assets = assets.filter(file_created_at__lte=created_before)
-    rows = assets.order_by().values_list("id", "latitude", "longitude", "city", "state", "country")
-    return [{"id": str(pk), "lat": lat, "lon": lon, "city": city or None, "state": state or None,
-             "country": country or None} for pk, lat, lon, city, state, country in rows]
+    rows = assets.order_by().values_list(RAW_ID, "latitude", "longitude", "city", "state", "country")
+    return [{"id": id_text(raw), "lat": lat, "lon": lon, "city": city or None, "state": state or None,
+             "country": country or None} for raw, lat, lon, city, state, country in rows]

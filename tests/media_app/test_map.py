@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from media_app.models import Asset
+from media_app.views import script_json
 from settings_app.services import get_config, save_values
 from tests.media_app.photo_assets import PHOTOS, add_asset
 
@@ -70,3 +71,9 @@ def test_disabled_map_says_so(user_client, admin_user, geotagged):
 def test_anonymous_is_sent_to_login(geotagged):
     response = Client().get("/map/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_inlined_markers_cannot_close_their_script_element():
+    text = script_json([["</script><script>alert(1)</script>", 1.0, 2.0], "a & b"])
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text) == [["</script><script>alert(1)</script>", 1.0, 2.0], "a & b"]

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from django.contrib.auth import get_user_model
 from ninja import Router, Schema, Status
-from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, StrictStr
 
 from api_app.auth import admin, signed_in
 from api_app.errors import ApiError, field_error, validation_failed
@@ -159,7 +159,8 @@ class UserPreferencesResponseDto(Schema):
 
 # Immich's UserPreferencesUpdateDto: every group and field may be left out (the `= None` defaults, never
 # stored: the endpoints take only what was sent), none may be null; values of the wrong type ("true" for
-# true, 5.0 for 5) are refused, as are sizes and counts under 1.
+# true, 5.0 for 5) are refused, as are sizes and counts under 1. The groups are plain pydantic models: ninja's
+# Schema would read a null group as an empty one.
 Switch = StrictBool
 Positive = Annotated[StrictInt, Field(ge=1)]
 
@@ -172,30 +173,30 @@ def _iso_date(value: str) -> str:
     return value
 
 
-class AlbumsUpdate(Schema):
+class AlbumsUpdate(BaseModel):
     defaultAssetOrder: AssetOrder = None
 
 
-class AvatarUpdate(Schema):
+class AvatarUpdate(BaseModel):
     color: AvatarColor = None
 
 
-class CastUpdate(Schema):
+class CastUpdate(BaseModel):
     gCastEnabled: Switch = None
 
 
-class DownloadUpdate(Schema):
+class DownloadUpdate(BaseModel):
     archiveSize: Positive = None
     includeEmbeddedVideos: Switch = None
 
 
-class EmailNotificationsUpdate(Schema):
+class EmailNotificationsUpdate(BaseModel):
     enabled: Switch = None
     albumInvite: Switch = None
     albumUpdate: Switch = None
 
 
-class FeatureUpdate(Schema):
+class FeatureUpdate(BaseModel):
     enabled: Switch = None
     sidebarWeb: Switch = None
 
@@ -208,16 +209,16 @@ class PeopleUpdate(FeatureUpdate):
     minimumFaces: Positive = None
 
 
-class PurchaseUpdate(Schema):
+class PurchaseUpdate(BaseModel):
     showSupportBadge: Switch = None
     hideBuyButtonUntil: Annotated[StrictStr, AfterValidator(_iso_date)] = None
 
 
-class RatingsUpdate(Schema):
+class RatingsUpdate(BaseModel):
     enabled: Switch = None
 
 
-class RecentlyAddedUpdate(Schema):
+class RecentlyAddedUpdate(BaseModel):
     sidebarWeb: Switch = None
 
 

@@ -1,6 +1,7 @@
 """Immich's user endpoints, a ninja Router of the one API layer (api_app): the caller's own account
 (`/api/users/me`, preferences), other users' public profile, and the administrators' user management
-(`/api/admin/users`). Thin: users_app.services decides; the statistics come from media_app's."""
+(`/api/admin/users`). Thin: users_app.services and users_app.preferences decide; the statistics come from
+media_app's."""
 
 from datetime import datetime
 from typing import Annotated, Literal

@@ -51,13 +51,12 @@ def test_email(request):
 @require_http_methods(["GET", "POST"])
 def account_preferences(request):
     """The user's own email choices (Immich's account settings → Notifications)."""
-    preferences = mail.preferences_of(request.user)
-    saved = False
-    if request.method == "POST":
-        for name in PREFERENCE_FIELDS:
-            setattr(preferences, name, request.POST.get(name) == "on")
-        preferences.save()
-        saved = True
+    saved = request.method == "POST"
+    if saved:
+        preferences = mail.set_preferences(request.user, **{name: request.POST.get(name) == "on"
+                                                             for name in PREFERENCE_FIELDS})
+    else:
+        preferences = mail.preferences_of(request.user)
     fields = [(name, EmailPreferences._meta.get_field(name).help_text, getattr(preferences, name))
               for name in PREFERENCE_FIELDS]
     return render(request, "notifications_app/account.html", {"fields": fields, "saved": saved})

@@ -55,6 +55,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Set when deletion is scheduled.")
     theme = models.CharField(max_length=10, choices=Theme.choices, default=Theme.SYSTEM)
+    preferences = models.JSONField(default=dict, blank=True, help_text=(
+        "The Immich preferences the user changed (group -> field -> value); users_app.preferences merges "
+        "them over Immich's defaults."))
 
     objects = UserManager()
 

@@ -1,27 +1,28 @@
 """Immich's user endpoints, a ninja Router of the one API layer (api_app): the caller's own account
 (`/api/users/me`, preferences), other users' public profile, and the administrators' user management
-(`/api/admin/users`). Thin: users_app.services decides; the statistics come from media_app's."""
+(`/api/admin/users`). Thin: users_app.services and users_app.preferences decide; the statistics come from
+media_app's."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.contrib.auth import get_user_model
 from ninja import Router, Schema, Status
-from pydantic import Field
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, StrictStr
 
 from api_app.auth import admin, signed_in
 from api_app.errors import ApiError, field_error, validation_failed
 from media_app.api import AssetStatsResponseDto
 from media_app.services.statistics import asset_statistics
-from notifications_app.services.mail import preferences_of
 from settings_app.services import get_config
 
-from . import services
+from . import preferences, services
 from .models import AVATAR_COLORS
 
 router = Router(tags=["Users", "Users (admin)"])
 
 AvatarColor = Literal[AVATAR_COLORS]
+AssetOrder = Literal["asc", "desc"]
 USER_NOT_FOUND = "User not found"
 
 
@@ -98,7 +99,7 @@ def update_my_user(request, body: UserUpdateMeDto):
 
 
 class AlbumsResponse(Schema):
-    defaultAssetOrder: Literal["asc", "desc"]
+    defaultAssetOrder: AssetOrder
 
 
 class CastResponse(Schema):
@@ -125,6 +126,10 @@ class MemoriesResponse(FeatureResponse):
     duration: int
 
 
+class PeopleResponse(FeatureResponse):
+    minimumFaces: int
+
+
 class PurchaseResponse(Schema):
     showSupportBadge: bool
     hideBuyButtonUntil: str
@@ -145,7 +150,7 @@ class UserPreferencesResponseDto(Schema):
     emailNotifications: EmailNotificationsResponse
     folders: FeatureResponse
     memories: MemoriesResponse
-    people: FeatureResponse
+    people: PeopleResponse
     purchase: PurchaseResponse
     ratings: RatingsResponse
     recentlyAdded: RecentlyAddedResponse
@@ -153,32 +158,97 @@ class UserPreferencesResponseDto(Schema):
     tags: FeatureResponse
 
 
-def user_preferences(user) -> dict:
-    """Immich's defaults for a user's preferences, but for the album emails, which are the account page's
-    switches (notifications_app's EmailPreferences: one store); the features follow the server's settings."""
-    config = get_config()
-    email = preferences_of(user)
-    return {
-        "albums": {"defaultAssetOrder": "desc"},
-        "cast": {"gCastEnabled": False},
-        "download": {"archiveSize": 4 * 1024**3, "includeEmbeddedVideos": False},
-        "emailNotifications": {"enabled": email.enabled, "albumInvite": email.album_invite,
-                               "albumUpdate": email.album_update},
-        "folders": {"enabled": False, "sidebarWeb": False},
-        "memories": {"enabled": config.nightlyTasks.generateMemories, "duration": 5, "sidebarWeb": False},
-        "people": {"enabled": True, "sidebarWeb": False},
-        "purchase": {"showSupportBadge": False, "hideBuyButtonUntil": "2100-01-01T00:00:00.000Z"},
-        "ratings": {"enabled": False},
-        "recentlyAdded": {"sidebarWeb": False},
-        "sharedLinks": {"enabled": True, "sidebarWeb": False},
-        "tags": {"enabled": False, "sidebarWeb": False},
-    }
+# Immich's UserPreferencesUpdateDto: every group and field may be left out (the `= None` defaults, never
+# stored: the endpoints take only what was sent), none may be null; values of the wrong type ("true" for
+# true, 5.0 for 5) are refused, as are sizes and counts under 1. The groups are plain pydantic models: ninja's
+# Schema would read a null group as an empty one.
+Switch = StrictBool
+Positive = Annotated[StrictInt, Field(ge=1)]
+
+
+def _iso_date(value: str) -> str:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date string") from None
+    return value
+
+
+class AlbumsUpdate(BaseModel):
+    defaultAssetOrder: AssetOrder = None
+
+
+class AvatarUpdate(BaseModel):
+    color: AvatarColor = None
+
+
+class CastUpdate(BaseModel):
+    gCastEnabled: Switch = None
+
+
+class DownloadUpdate(BaseModel):
+    archiveSize: Positive = None
+    includeEmbeddedVideos: Switch = None
+
+
+class EmailNotificationsUpdate(BaseModel):
+    enabled: Switch = None
+    albumInvite: Switch = None
+    albumUpdate: Switch = None
+
+
+class FeatureUpdate(BaseModel):
+    enabled: Switch = None
+    sidebarWeb: Switch = None
+
+
+class MemoriesUpdate(FeatureUpdate):
+    duration: Positive = None
+
+
+class PeopleUpdate(FeatureUpdate):
+    minimumFaces: Positive = None
+
+
+class PurchaseUpdate(BaseModel):
+    showSupportBadge: Switch = None
+    hideBuyButtonUntil: Annotated[StrictStr, AfterValidator(_iso_date)] = None
+
+
+class RatingsUpdate(BaseModel):
+    enabled: Switch = None
+
+
+class RecentlyAddedUpdate(BaseModel):
+    sidebarWeb: Switch = None
+
+
+class UserPreferencesUpdateDto(Schema):
+    albums: AlbumsUpdate = None
+    avatar: AvatarUpdate = None
+    cast: CastUpdate = None
+    download: DownloadUpdate = None
+    emailNotifications: EmailNotificationsUpdate = None
+    folders: FeatureUpdate = None
+    memories: MemoriesUpdate = None
+    people: PeopleUpdate = None
+    purchase: PurchaseUpdate = None
+    ratings: RatingsUpdate = None
+    recentlyAdded: RecentlyAddedUpdate = None
+    sharedLinks: FeatureUpdate = None
+    tags: FeatureUpdate = None
 
 
 @router.get("/users/me/preferences", auth=signed_in("userPreference.read"), response=UserPreferencesResponseDto,
             url_name="api-users-me-preferences", summary="getMyPreferences")
 def my_preferences(request):
-    return user_preferences(request.user)
+    return preferences.preferences(request.user)
+
+
+@router.put("/users/me/preferences", auth=signed_in("userPreference.update"),
+            response=UserPreferencesResponseDto, url_name="api-users-me-preferences", summary="updateMyPreferences")
+def update_my_preferences(request, body: UserPreferencesUpdateDto):
+    return preferences.update_preferences(request.user, body.model_dump(exclude_unset=True))
 
 
 def _user(user_id: str, *, with_deleted: bool = False):
@@ -318,3 +388,16 @@ def user_statistics_admin(request, user_id: str, isFavorite: bool | None = None,
                           isTrashed: bool | None = None, visibility: str | None = None):  # noqa: N803
     return asset_statistics(_user(user_id, with_deleted=True), is_favorite=isFavorite, is_trashed=isTrashed,
                             visibility=visibility)
+
+
+@router.get("/admin/users/{user_id}/preferences", auth=admin("adminUser.read"), response=UserPreferencesResponseDto,
+            url_name="api-admin-user-preferences", summary="getUserPreferencesAdmin")
+def user_preferences_admin(request, user_id: str):
+    return preferences.preferences(_user(user_id, with_deleted=True))
+
+
+@router.put("/admin/users/{user_id}/preferences", auth=admin("adminUser.update"),
+            response=UserPreferencesResponseDto, url_name="api-admin-user-preferences",
+            summary="updateUserPreferencesAdmin")
+def update_user_preferences_admin(request, user_id: str, body: UserPreferencesUpdateDto):
+    return preferences.update_preferences(_user(user_id), body.model_dump(exclude_unset=True))

@@ -89,6 +89,15 @@ def preferences_of(user) -> EmailPreferences:
     return EmailPreferences.objects.filter(user=user).first() or EmailPreferences(user=user)
 
 
+def set_preferences(user, **choices: bool) -> EmailPreferences:
+    """Store some of the user's album-email switches (enabled, album_invite, album_update); the others stay."""
+    preferences = preferences_of(user)
+    for name, value in choices.items():
+        setattr(preferences, name, value)
+    preferences.save()
+    return preferences
+
+
 def wants(user, which: str) -> bool:
     """Whether the user wants album emails of this kind ("album_invite" or "album_update")."""
     preferences = preferences_of(user)

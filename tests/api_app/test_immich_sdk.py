@@ -105,6 +105,21 @@ def test_the_caller_reads_and_changes_their_account(immich_sdk, admin_user, user
     assert status == 400 and body["errors"][0]["path"] == ["email"]
 
 
+def test_preferences_are_set_by_the_caller_and_by_administrators(immich_sdk, admin_user, user):
+    mine = immich_sdk("updateMyPreferences", {"userPreferencesUpdateDto": {
+        "albums": {"defaultAssetOrder": "asc"}, "emailNotifications": {"albumInvite": False}}})
+    assert mine["albums"]["defaultAssetOrder"] == "asc"
+    assert immich_sdk("getMyPreferences")["emailNotifications"] == {"enabled": True, "albumInvite": False,
+                                                                    "albumUpdate": True}
+    theirs = immich_sdk("updateUserPreferencesAdmin", {"id": str(user.pk), "userPreferencesUpdateDto": {
+        "download": {"archiveSize": 1024**3}}})
+    assert theirs["download"]["archiveSize"] == 1024**3 and theirs["albums"]["defaultAssetOrder"] == "desc"
+    assert immich_sdk("getUserPreferencesAdmin", {"id": str(user.pk)}) == theirs
+    status, body = immich_sdk.refused("updateMyPreferences", {"userPreferencesUpdateDto": {
+        "memories": {"duration": 0}}})
+    assert status == 400 and body["errors"][0]["path"] == ["memories", "duration"]
+
+
 def test_administrators_manage_users(immich_sdk, admin_user, user, user_key, live_server):
     created_signals = []
 

@@ -11,7 +11,8 @@ from users_app import permissions
 
 # The endpoints (and the CLI's): each must be compared, with a declared response schema.
 REQUIRED = {
-    "getMyUser", "updateMyUser", "getMyPreferences", "getUser", "getProfileImage", "searchUsersAdmin",
+    "getMyUser", "updateMyUser", "getMyPreferences", "updateMyPreferences", "getUserPreferencesAdmin",
+    "updateUserPreferencesAdmin", "getUser", "getProfileImage", "searchUsersAdmin",
     "createUserAdmin", "getUserAdmin", "updateUserAdmin", "deleteUserAdmin", "restoreUserAdmin",
     "getUserStatisticsAdmin", "getAboutInfo", "getServerStatistics", "getStorage", "getSupportedMediaTypes",
     "getServerLicense", "checkBulkUpload", "uploadAsset", "getAssetInfo", "updateAsset", "updateAssets",

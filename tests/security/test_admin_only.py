@@ -67,7 +67,7 @@ def test_the_enumeration_finds_the_admin_areas():
     assert any(url.startswith("/api/system-config") for url in urls)
     assert any(url.startswith("/api/queues") for url in urls)
     assert {"/api/admin/users", "/api/admin/users/1", "/api/admin/users/1/restore", "/api/admin/users/1/statistics",
-            "/api/server/statistics", "/api/server/license"} <= set(urls)
+            "/api/admin/users/1/preferences", "/api/server/statistics", "/api/server/license"} <= set(urls)
 
 
 @pytest.mark.django_db

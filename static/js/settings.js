@@ -120,8 +120,10 @@
 
   // --- Unsaved edits are never lost silently ------------------------------------------------------------
 
+  // From the values, not the is-edited marks: for 20 ms after a swap, htmx's settling leaves the old card's
+  // classes on the new card's settings (a click then would be asked about changes already saved or discarded).
   function unsavedCount() {
-    return document.querySelectorAll(".settings-form .setting.is-edited").length;
+    return Array.from(document.querySelectorAll(".settings-form .setting[data-kind]")).filter(isEdited).length;
   }
 
   // True when there is nothing unsaved, or the administrator agrees to drop it.

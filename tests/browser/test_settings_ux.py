@@ -285,6 +285,21 @@ def test_keyboard_alone_enter_saves_escape_discards(page: Page, live_server, adm
     expect(page.locator("#category-title")).to_have_text("Image Settings")
 
 
+def test_a_category_opened_while_a_discard_settles_is_not_asked_about_the_discarded_change(
+        page: Page, live_server, admin_user):
+    log_in(page, live_server, admin_user)
+    open_category(page, live_server, "trash")
+    page.get_by_label("Days in trash").fill("5")
+    questions = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    # The click lands in the same task as the swap, before htmx settles the new card's classes.
+    page.evaluate("""document.addEventListener("htmx:afterSwap",
+        () => document.querySelector(".category-link[data-slug=image]").click(), {once: true})""")
+    page.get_by_label("Days in trash").press("Escape")
+    expect(page.locator("#category-title")).to_have_text("Image Settings")
+    assert questions == ["Discard 1 unsaved change?"]
+
+
 def axe_violations(page: Page, live_server) -> list[dict]:
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(url=f"{live_server.url}{AXE}")

@@ -183,9 +183,7 @@ def nearest(index: OwnerIndex, vector, *, limit: int, offset: int = 0, keep: np.
     distances = 1.0 - index.matrix @ vector
     if keep is not None:
         distances[~keep] = np.inf
-    for asset_id in map(str, excluded):
-        if asset_id in index.position:
-            distances[index.position[asset_id]] = np.inf
+    distances[index.rows_of(excluded)] = np.inf
     if max_distance is not None:
         distances[distances > max_distance] = np.inf
     ranked = _ranked(distances, offset + limit)

@@ -126,7 +126,8 @@ def test_a_running_worker_reschedules_when_the_cron_is_saved(admin_user, start_w
     # change can only come from the worker's scheduler.
     row = wait_for(lambda: Schedule.objects.filter(name="backupDatabase", cron="*/5 * * * *").first(),
                    timeout=5, message="the worker to reschedule")
-    assert time.monotonic() - saved_at < 2.0
+    # One scheduler tick (1 s) plus slack for a loaded CI machine: "within seconds", not at the next run.
+    assert time.monotonic() - saved_at < 3.0
     assert row.next_run_at == schedules.next_run("*/5 * * * *", timezone.now())
 
 

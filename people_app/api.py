@@ -2,10 +2,11 @@
 GET/PUT /api/people/{id}, POST /api/people/{id}/merge, GET /api/people/{id}/thumbnail,
 GET /api/people/{id}/statistics, GET /api/faces?id=<assetId>. Thin: people_app.services.people decides."""
 
+from typing import Literal
 from uuid import UUID
 
 from django.http import FileResponse
-from ninja import Body, Query, Router
+from ninja import Body, Query, Router, Schema
 
 from api_app.auth import SIGNED_IN
 from api_app.errors import ApiError, field_error, validation_failed
@@ -14,6 +15,47 @@ from media_app.services.thumbnails import absolute
 from .services import people
 
 router = Router(auth=SIGNED_IN, tags=["People", "Faces"])
+
+
+class PersonResponseDto(Schema):
+    id: str
+    name: str
+    birthDate: str | None
+    thumbnailPath: str
+    isHidden: bool
+    isFavorite: bool
+    updatedAt: str
+
+
+class PeopleResponseDto(Schema):
+    people: list[PersonResponseDto]
+    total: int
+    hidden: int
+    hasNextPage: bool
+
+
+class PersonStatisticsResponseDto(Schema):
+    assets: int
+
+
+# error and errorMessage are optional, never null (Immich leaves them out): the routes' exclude_none does that.
+class BulkIdResponseDto(Schema):
+    id: str
+    success: bool
+    error: Literal["duplicate", "no_permission", "not_found", "unknown", "validation"] = None
+    errorMessage: str = None
+
+
+class AssetFaceResponseDto(Schema):
+    id: str
+    imageWidth: int
+    imageHeight: int
+    boundingBoxX1: int
+    boundingBoxY1: int
+    boundingBoxX2: int
+    boundingBoxY2: int
+    person: PersonResponseDto | None
+    sourceType: Literal["machine-learning", "exif", "manual"]
 
 
 def _refused(error: people.PeopleError) -> ApiError:
@@ -27,13 +69,14 @@ def _person(request, person_id: UUID):
         raise ApiError(404, "Person not found")
 
 
-@router.get("/people", url_name="api-people", summary="getAllPeople")
+@router.get("/people", url_name="api-people", response=PeopleResponseDto, summary="getAllPeople")
 def get_all_people(request, withHidden: bool = False, page: int = Query(1, ge=1, le=10**6),  # noqa: N803
                    size: int = Query(500, ge=1, le=1000)):
     return people.list_people(request.user, with_hidden=withHidden, page=page, size=size)
 
 
-@router.put("/people", url_name="api-people", summary="updatePeople")
+@router.put("/people", url_name="api-people", response=list[BulkIdResponseDto], summary="updatePeople",
+            exclude_none=True)
 def update_people(request, body: dict = Body(...)):
     """One result per person (Immich's BulkIdResponseDto list)."""
     items = body.get("people")
@@ -53,12 +96,13 @@ def update_people(request, body: dict = Body(...)):
     return results
 
 
-@router.get("/people/{uuid:person_id}", url_name="api-person", summary="getPerson")
+@router.get("/people/{uuid:person_id}", url_name="api-person", response=PersonResponseDto, summary="getPerson")
 def get_person(request, person_id: UUID):
     return people.person_dto(_person(request, person_id))
 
 
-@router.put("/people/{uuid:person_id}", url_name="api-person", summary="updatePerson")
+@router.put("/people/{uuid:person_id}", url_name="api-person", response=PersonResponseDto,
+            summary="updatePerson")
 def update_person(request, person_id: UUID, body: dict = Body(...)):
     _person(request, person_id)
     try:
@@ -67,7 +111,8 @@ def update_person(request, person_id: UUID, body: dict = Body(...)):
         raise _refused(error)
 
 
-@router.post("/people/{uuid:person_id}/merge", url_name="api-person-merge", summary="mergePerson")
+@router.post("/people/{uuid:person_id}/merge", url_name="api-person-merge", response=list[BulkIdResponseDto],
+             summary="mergePerson", exclude_none=True)
 def merge_person(request, person_id: UUID, body: dict = Body(...)):
     _person(request, person_id)
     try:
@@ -76,7 +121,8 @@ def merge_person(request, person_id: UUID, body: dict = Body(...)):
         raise _refused(error)
 
 
-@router.get("/people/{uuid:person_id}/statistics", url_name="api-person-statistics", summary="getPersonStatistics")
+@router.get("/people/{uuid:person_id}/statistics", url_name="api-person-statistics",
+            response=PersonStatisticsResponseDto, summary="getPersonStatistics")
 def person_statistics(request, person_id: UUID):
     _person(request, person_id)
     return people.statistics(request.user, person_id)
@@ -92,7 +138,7 @@ def person_thumbnail(request, person_id: UUID):
     return response
 
 
-@router.get("/faces", url_name="api-faces", summary="getFaces")
+@router.get("/faces", url_name="api-faces", response=list[AssetFaceResponseDto], summary="getFaces")
 def get_faces(request, id: str = ""):  # noqa: A002  (Immich's query parameter name)
     try:
         UUID(id)

@@ -1,6 +1,7 @@
 """Immich's album endpoints (`/api/albums…`), a ninja Router of the one API layer. Thin: albums_app.services
 decides who may do what."""
 
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -9,6 +10,7 @@ from ninja import Router, Schema, Status
 from api_app.auth import SIGNED_IN
 from api_app.errors import ApiError
 from media_app.services.sharing import public_base_url
+from users_app.users_api import UserResponseDto
 
 from .services import albums
 from .services.shapes import album_json
@@ -54,6 +56,32 @@ class AddUsersDto(Schema):
 
 class UpdateAlbumUserDto(Schema):
     role: Role
+
+
+class AlbumUserResponseDto(Schema):
+    role: Role
+    user: UserResponseDto
+
+
+class AlbumResponseDto(Schema):
+    """Immich's AlbumResponseDto as the pinned SDK declares it, for search's album results (always empty).
+    The album endpoints answer these fields plus owner, ownerId and assets, which earlier Immich versions'
+    AlbumResponseDto carried, so it is not imposed on them."""
+    id: str
+    albumName: str
+    description: str
+    albumThumbnailAssetId: str | None
+    albumUsers: list[AlbumUserResponseDto]
+    assetCount: int
+    shared: bool
+    hasSharedLink: bool
+    isActivityEnabled: bool
+    createdAt: datetime
+    updatedAt: datetime
+    order: Literal["asc", "desc"] = None
+    startDate: datetime = None
+    endDate: datetime = None
+    lastModifiedAssetTimestamp: datetime = None
 
 
 def _album(request, album_id: UUID):

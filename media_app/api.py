@@ -22,6 +22,7 @@ from settings_app.services import get_config
 from .models import Asset, Visibility
 from .services import buckets, hls, memories, statistics, trash, video_probe
 from .services.asset_edits import AssetChanges, AssetEditError, edit_assets, shift_dates
+from .services.timeline import asset_response
 from .services.upload import CREATED, DUPLICATE, existing_device_assets, store_upload
 from .upload_views import client_timestamp
 from .views import FILE_SIZES, file_response, generated_file, playback_path
@@ -194,33 +195,6 @@ class AssetResponseDto(Schema):
     height: int | None
     libraryId: str | None = None
     exifInfo: ExifResponseDto
-
-
-def asset_response(asset: Asset) -> dict:
-    """Immich's AssetResponseDto (its base64 checksum and thumbhash; the EXIF fields this server keeps)."""
-    file_created = asset.file_created_at or asset.created_at
-    return {
-        "id": str(asset.id), "ownerId": str(asset.owner_id), "type": asset.type.upper(),
-        "checksum": base64.b64encode(bytes.fromhex(asset.checksum)).decode() if asset.checksum else "",
-        "originalFileName": asset.original_filename, "originalPath": asset.original_path,
-        "fileCreatedAt": asset.taken_at or file_created, "fileModifiedAt": asset.file_modified_at or file_created,
-        "localDateTime": asset.local_taken_at or asset.taken_at or file_created, "createdAt": asset.created_at,
-        "updatedAt": asset.updated_at, "isFavorite": asset.is_favorite,
-        "isArchived": asset.visibility == Visibility.ARCHIVE, "isTrashed": asset.deleted_at is not None,
-        "isOffline": asset.is_offline, "isEdited": False, "hasMetadata": asset.metadata_extracted_at is not None,
-        "visibility": asset.visibility,
-        "thumbhash": base64.b64encode(bytes(asset.thumbhash)).decode() if asset.thumbhash else None,
-        "duration": asset.duration, "width": asset.width, "height": asset.height,
-        "libraryId": str(asset.library_id) if asset.library_id else None,
-        "exifInfo": {
-            "make": asset.make or None, "model": asset.model or None, "lensModel": asset.lens_model or None,
-            "exifImageWidth": asset.width, "exifImageHeight": asset.height, "fileSizeInByte": asset.file_size,
-            "orientation": str(asset.orientation) if asset.orientation else None,
-            "dateTimeOriginal": asset.taken_at, "timeZone": asset.timezone or None, "latitude": asset.latitude,
-            "longitude": asset.longitude, "city": asset.city or None, "state": asset.state or None,
-            "country": asset.country or None, "description": asset.description, "rating": asset.rating,
-        },
-    }
 
 
 class UpdateAssetDto(Schema):

@@ -4,15 +4,59 @@ GET /api/duplicates. Thin: search_app.services decide."""
 from datetime import datetime
 from uuid import UUID
 
-from ninja import Body, Router
+from ninja import Body, Router, Schema
 
+from albums_app.api import AlbumResponseDto
 from api_app.auth import SIGNED_IN
 from api_app.errors import ApiError, field_error, validation_failed
+from media_app.api import AssetResponseDto
 from ml_client.client import MachineLearningError, MachineLearningUnavailable
 
 from .services import duplicates, search
 
 router = Router(auth=SIGNED_IN, tags=["Search", "Duplicates"])
+
+
+class SearchAssetItemDto(AssetResponseDto):
+    duplicateId: str | None = None
+
+
+class SearchFacetCountResponseDto(Schema):
+    count: int
+    value: str
+
+
+class SearchFacetResponseDto(Schema):
+    fieldName: str
+    counts: list[SearchFacetCountResponseDto]
+
+
+class SearchAssetResponseDto(Schema):
+    total: int
+    count: int
+    items: list[SearchAssetItemDto]
+    facets: list[SearchFacetResponseDto]
+    nextPage: str | None
+    nextCursor: str | None  # always null: paging is by page number here
+
+
+class SearchAlbumResponseDto(Schema):
+    """Always empty: this server's search finds assets (Immich's metadata search does too)."""
+    total: int
+    count: int
+    items: list[AlbumResponseDto]
+    facets: list[SearchFacetResponseDto]
+
+
+class SearchResponseDto(Schema):
+    albums: SearchAlbumResponseDto
+    assets: SearchAssetResponseDto
+
+
+class DuplicateResponseDto(Schema):
+    duplicateId: str
+    assets: list[SearchAssetItemDto]
+    suggestedKeepAssetIds: list[str]
 FILTER_FIELDS = {"originalFileName": "original_file_name", "city": "city", "state": "state", "country": "country",
                  "make": "make", "model": "model", "type": "type", "ocr": "ocr"}
 
@@ -51,7 +95,7 @@ def _paging(body: dict) -> tuple[int, int]:
     return page, size
 
 
-@router.post("/search/metadata", url_name="api-search-metadata", summary="searchAssets")
+@router.post("/search/metadata", url_name="api-search-metadata", response=SearchResponseDto, summary="searchAssets")
 def search_metadata(request, body: dict = Body(...)):
     page, size = _paging(body)
     try:
@@ -61,7 +105,7 @@ def search_metadata(request, body: dict = Body(...)):
     return search.response_dto(results)
 
 
-@router.post("/search/smart", url_name="api-search-smart", summary="searchSmart")
+@router.post("/search/smart", url_name="api-search-smart", response=SearchResponseDto, summary="searchSmart")
 def search_smart(request, body: dict = Body(...)):
     page, size = _paging(body)
     query = body.get("query")
@@ -78,10 +122,11 @@ def search_smart(request, body: dict = Body(...)):
     return search.response_dto(results)
 
 
-@router.get("/duplicates", url_name="api-duplicates", summary="getAssetDuplicates")
+@router.get("/duplicates", url_name="api-duplicates", response=list[DuplicateResponseDto],
+            summary="getAssetDuplicates")
 def get_duplicates(request):
     """Immich's DuplicateResponseDto list."""
     return [{"duplicateId": str(group["duplicate_id"]),
-             "assets": [search.asset_dto(asset) for asset in group["assets"]],
+             "assets": [search.asset_dto(asset, group["duplicate_id"]) for asset in group["assets"]],
              "suggestedKeepAssetIds": [str(duplicates.suggested_keep(group["assets"]).pk)]}
             for group in duplicates.groups(request.user)]

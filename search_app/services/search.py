@@ -2,7 +2,6 @@
 search (searchSmart: the query text embedded by the CLIP textual model, assets ranked by cosine distance).
 Both return one page of assets and whether another page follows."""
 
-import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,8 +9,10 @@ import numpy as np
 from django.db.models import Q
 
 from media_app.models import Asset, AssetType
+from media_app.services.timeline import asset_response
 from settings_app.services import get_config
 
+from ..models import AssetSearchInfo
 from . import embeddings, index
 
 DEFAULT_PAGE_SIZE = 100
@@ -133,49 +134,18 @@ def rank(owner, model_name: str, vector, filters: Filters, *, limit: int, offset
                          keep=matching_rows(owner, owner_index, filters))
 
 
-def _iso(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def asset_dto(asset: Asset) -> dict:
-    """The fields of Immich's AssetResponseDto this server has."""
-    info = getattr(asset, "search_info", None) if hasattr(asset, "search_info") else None
-    return {
-        "id": str(asset.pk),
-        "type": "VIDEO" if asset.is_video else "IMAGE",
-        "ownerId": str(asset.owner_id),
-        "originalFileName": asset.original_filename,
-        "originalPath": asset.original_path,
-        "checksum": base64.b64encode(bytes.fromhex(asset.checksum)).decode() if asset.checksum else "",
-        "fileCreatedAt": _iso(asset.file_created_at or asset.created_at),
-        "fileModifiedAt": _iso(asset.file_modified_at or asset.created_at),
-        "localDateTime": _iso(asset.local_taken_at or asset.created_at),
-        "updatedAt": _iso(asset.updated_at),
-        "isTrashed": asset.deleted_at is not None,
-        "isOffline": asset.is_offline,
-        "isFavorite": False,
-        "isArchived": False,
-        "visibility": "timeline",
-        "hasMetadata": asset.metadata_extracted_at is not None,
-        "duration": f"{asset.duration or 0:.3f}",
-        "thumbhash": base64.b64encode(bytes(asset.thumbhash)).decode() if asset.thumbhash else None,
-        "libraryId": str(asset.library_id) if asset.library_id else None,
-        "duplicateId": str(info.duplicate_id) if info and info.duplicate_id else None,
-        "exifInfo": {
-            "make": asset.make or None, "model": asset.model or None, "lensModel": asset.lens_model or None,
-            "exifImageWidth": asset.width, "exifImageHeight": asset.height, "fileSizeInByte": asset.file_size,
-            "dateTimeOriginal": _iso(asset.taken_at), "latitude": asset.latitude, "longitude": asset.longitude,
-            "city": asset.city or None, "state": asset.state or None, "country": asset.country or None,
-            "rating": asset.rating,
-        },
-    }
+def asset_dto(asset: Asset, duplicate_id=None) -> dict:
+    """Immich's AssetResponseDto, with the duplicate group the asset is in."""
+    return {**asset_response(asset), "duplicateId": str(duplicate_id) if duplicate_id else None}
 
 
 def response_dto(results: Results) -> dict:
     """Immich's SearchResponseDto."""
-    items = [asset_dto(asset) for asset in results.assets]
+    groups = dict(AssetSearchInfo.objects.filter(asset__in=results.assets, duplicate_id__isnull=False)
+                  .values_list("asset_id", "duplicate_id"))
+    items = [asset_dto(asset, groups.get(asset.pk)) for asset in results.assets]
     return {
         "albums": {"total": 0, "count": 0, "items": [], "facets": []},
         "assets": {"total": len(items), "count": len(items), "items": items, "facets": [],
-                   "nextPage": str(results.page + 1) if results.has_next else None},
+                   "nextPage": str(results.page + 1) if results.has_next else None, "nextCursor": None},
     }

@@ -15,6 +15,8 @@ from settings_app.services import get_config
 from . import oauth
 from .api import login_response
 from .oauth_views import start_oauth_session
+from .services import user_admin_response
+from .users_api import UserAdminResponseDto
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +75,7 @@ def callback(request, body: OAuthCallbackDto):
     return Status(201, login_response(request, user))
 
 
-def _user_json(user) -> dict:
-    return {"id": str(user.pk), "email": user.email, "name": user.name, "isAdmin": user.is_admin,
-            "oauthId": user.oauth_id, "storageLabel": user.storage_label,
-            "quotaSizeInBytes": user.quota_size_in_bytes}
-
-
-@router.post("/oauth/link", auth=SIGNED_IN, response={201: dict}, url_name="api-oauth-link",
+@router.post("/oauth/link", auth=SIGNED_IN, response={201: UserAdminResponseDto}, url_name="api-oauth-link",
              summary="linkOAuthAccount")
 def link(request, body: OAuthCallbackDto):
     """{url}: attach the OAuth identity of a flow started by this session."""
@@ -88,13 +84,14 @@ def link(request, body: OAuthCallbackDto):
         oauth.link(request.user, completed.profile)
     except oauth.OAuthError as error:
         raise _oauth_refusal(error)
-    return Status(201, _user_json(request.user))
+    return Status(201, user_admin_response(request.user))
 
 
-@router.post("/oauth/unlink", auth=SIGNED_IN, url_name="api-oauth-unlink", summary="unlinkOAuthAccount")
+@router.post("/oauth/unlink", auth=SIGNED_IN, response=UserAdminResponseDto, url_name="api-oauth-unlink",
+             summary="unlinkOAuthAccount")
 def unlink(request):
     oauth.unlink(request.user)
-    return _user_json(request.user)
+    return user_admin_response(request.user)
 
 
 class _AppRedirect(HttpResponseRedirect):

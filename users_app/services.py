@@ -377,3 +377,24 @@ def set_theme(user, theme: str) -> None:
         raise ValueError(f"theme: must be one of {', '.join(Theme.values)}, not “{theme}”.")
     user.theme = theme
     user.save(update_fields=["theme"])
+
+
+# --- Immich's shapes of a user (UserResponseDto, UserAdminResponseDto) ----------------------------------
+
+
+def user_response(user) -> dict:
+    """What other users see of a user: Immich's UserResponseDto (album members, owners)."""
+    return {"id": str(user.pk), "name": user.name, "email": user.email,
+            "avatarColor": user.avatar_color or "primary", "profileImagePath": "",
+            "profileChangedAt": user.created_at}  # no profile images here: the profile never changed
+
+
+def user_admin_response(user) -> dict:
+    return {
+        **user_response(user), "isAdmin": user.is_admin, "shouldChangePassword": user.should_change_password,
+        "storageLabel": user.storage_label, "quotaSizeInBytes": user.quota_size_in_bytes,
+        "quotaUsageInBytes": user.quota_usage_in_bytes, "oauthId": user.oauth_id,
+        "status": "deleted" if user.deleted_at else "active", "createdAt": user.created_at,
+        "updatedAt": user.updated_at, "deletedAt": user.deleted_at, "license": None,
+        "clusterGroupId": "",  # this server runs no cluster groups
+    }

@@ -18,6 +18,7 @@ from settings_app.services import get_config
 
 from . import preferences, services
 from .models import AVATAR_COLORS
+from .services import user_admin_response, user_response
 
 router = Router(tags=["Users", "Users (admin)"])
 
@@ -48,23 +49,6 @@ class UserAdminResponseDto(UserResponseDto):
     deletedAt: datetime | None
     license: None
     clusterGroupId: str
-
-
-def user_response(user) -> dict:
-    return {"id": str(user.pk), "name": user.name, "email": user.email,
-            "avatarColor": user.avatar_color or "primary", "profileImagePath": "",
-            "profileChangedAt": user.created_at}  # no profile images here: the profile never changed
-
-
-def user_admin_response(user) -> dict:
-    return {
-        **user_response(user), "isAdmin": user.is_admin, "shouldChangePassword": user.should_change_password,
-        "storageLabel": user.storage_label, "quotaSizeInBytes": user.quota_size_in_bytes,
-        "quotaUsageInBytes": user.quota_usage_in_bytes, "oauthId": user.oauth_id,
-        "status": "deleted" if user.deleted_at else "active", "createdAt": user.created_at,
-        "updatedAt": user.updated_at, "deletedAt": user.deleted_at, "license": None,
-        "clusterGroupId": "",  # this server runs no cluster groups
-    }
 
 
 def _refused(error: services.UserFieldError) -> ApiError:

@@ -1,14 +1,10 @@
 """Albums in Immich's JSON shapes (AlbumResponseDto, AlbumUserResponseDto, UserResponseDto)."""
 
-from media_app.services.timeline import asset_json, iso
+from media_app.services.timeline import asset_response, iso
+from users_app.services import user_response
 
 from ..models import Album
 from . import albums
-
-
-def user_json(user) -> dict:
-    return {"id": str(user.pk), "email": user.email, "name": user.name, "profileImagePath": "",
-            "avatarColor": "primary"}
 
 
 def album_json(album: Album, *, with_assets: bool = True) -> dict:
@@ -19,10 +15,10 @@ def album_json(album: Album, *, with_assets: bool = True) -> dict:
     answer = {
         "id": str(album.id), "albumName": album.name, "description": album.description,
         "albumThumbnailAssetId": str(cover.id) if cover else None,
-        "ownerId": str(album.owner_id), "owner": user_json(album.owner),
-        "albumUsers": [{"role": member.role, "user": user_json(member.user)} for member in members],
+        "ownerId": str(album.owner_id), "owner": user_response(album.owner),
+        "albumUsers": [{"role": member.role, "user": user_response(member.user)} for member in members],
         "shared": bool(members), "hasSharedLink": albums.has_shared_link(album),
-        "assetCount": len(assets), "assets": [asset_json(asset) for asset in assets] if with_assets else [],
+        "assetCount": len(assets), "assets": [asset_response(asset) for asset in assets] if with_assets else [],
         "createdAt": iso(album.created_at), "updatedAt": iso(album.updated_at),
         "isActivityEnabled": album.is_activity_enabled, "order": album.order,
     }

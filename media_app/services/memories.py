@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Asset, Memory
-from .timeline import asset_json, iso
+from .timeline import asset_response, iso
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -64,11 +64,11 @@ def visible_assets(memory: Memory) -> list[Asset]:
 
 
 def as_immich(memory: Memory) -> dict:
-    """Immich's MemoryResponseDto (assets in a short AssetResponseDto shape)."""
+    """Immich's MemoryResponseDto."""
     return {
         "id": str(memory.id), "ownerId": str(memory.owner_id), "type": memory.type, "data": {"year": memory.year},
         "memoryAt": iso(memory.memory_at), "showAt": iso(memory.show_at), "hideAt": iso(memory.hide_at),
         "seenAt": iso(memory.seen_at), "isSaved": memory.is_saved, "createdAt": iso(memory.created_at),
         "updatedAt": iso(memory.updated_at),
-        "assets": [asset_json(asset) for asset in visible_assets(memory)],
+        "assets": [asset_response(asset) for asset in visible_assets(memory)],
     }

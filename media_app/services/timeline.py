@@ -150,11 +150,3 @@ def asset_response(asset: Asset) -> dict:
             "country": asset.country or None, "description": asset.description, "rating": asset.rating,
         },
     }
-
-
-def asset_json(asset: Asset) -> dict:
-    """A short AssetResponseDto: what lists of assets (memories, albums) carry."""
-    return {"id": str(asset.id), "ownerId": str(asset.owner_id), "type": asset.type.upper(),
-            "originalFileName": asset.original_filename, "fileCreatedAt": iso(asset.file_created_at),
-            "localDateTime": iso(asset.local_taken_at), "isTrashed": asset.deleted_at is not None,
-            "isOffline": asset.is_offline}

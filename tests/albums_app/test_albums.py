@@ -61,9 +61,11 @@ def test_create_get_update_delete_in_immich_shapes(user_client, user, photos, fr
     assert body["albumName"] == "Holiday" and body["description"] == "Summer"
     assert body["ownerId"] == str(user.pk) and body["owner"]["email"] == user.email
     assert body["assetCount"] == 2 and {a["id"] for a in body["assets"]} == {str(photos[0].id), str(photos[1].id)}
+    assert all(a == user_client.get(f"/api/assets/{a['id']}").json() for a in body["assets"])  # Immich's full DTO
     assert body["albumUsers"] == [{"role": "viewer", "user": {
         "id": str(friend.pk), "email": "friend@example.com", "name": "Friend", "profileImagePath": "",
-        "avatarColor": "primary"}}]
+        "avatarColor": "primary", "profileChangedAt": user_client.get(f"/api/users/{friend.pk}").json()[
+            "profileChangedAt"]}}]  # the member as GET /api/users/{id} shows them
     assert body["shared"] is True and body["hasSharedLink"] is False
     assert body["albumThumbnailAssetId"] == str(photos[0].id)
     assert body["order"] == "desc" and body["isActivityEnabled"] is True

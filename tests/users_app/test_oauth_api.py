@@ -125,6 +125,7 @@ def test_link_and_unlink(oauth_setup, oidc_provider, user, user_client):
     back = walk_provider(authorize(user_client))
     response = post_json(user_client, "/api/oauth/link", {"url": back})
     assert response.status_code == 201 and response.json()["oauthId"] == "sub-link"
+    assert response.json() == user_client.get("/api/users/me").json()  # Immich's UserAdminResponseDto
     user.refresh_from_db()
     assert user.oauth_id == "sub-link"
     response = post_json(user_client, "/api/oauth/unlink", {})

@@ -376,7 +376,28 @@ def asset_hls_segment(request, asset_id: UUID, session_id: str, variant: str, na
     return _hls_response(path.read_bytes(), path.suffix)
 
 
-@router.get("/memories", url_name="api-memories", summary="searchMemories")
+class OnThisDayDto(Schema):
+    year: int
+
+
+class MemoryResponseDto(Schema):
+    id: str
+    ownerId: str
+    type: Literal["on_this_day"]
+    data: OnThisDayDto
+    memoryAt: datetime
+    isSaved: bool
+    createdAt: datetime
+    updatedAt: datetime
+    assets: list[AssetResponseDto]
+    # Optional, never null: the service leaves them out when unset, and exclude_unset keeps them out.
+    showAt: datetime = None
+    hideAt: datetime = None
+    seenAt: datetime = None
+
+
+@router.get("/memories", response=list[MemoryResponseDto], url_name="api-memories", summary="searchMemories",
+            exclude_unset=True)
 def search_memories(request):
     """The signed-in user's memories to show now (Immich's MemoryResponseDto list)."""
     return [memories.as_immich(memory) for memory in memories.current_for(request.user)]

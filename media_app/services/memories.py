@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Asset, Memory
-from .timeline import asset_response, iso
+from .timeline import asset_response
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -64,11 +64,11 @@ def visible_assets(memory: Memory) -> list[Asset]:
 
 
 def as_immich(memory: Memory) -> dict:
-    """Immich's MemoryResponseDto."""
-    return {
+    """Immich's MemoryResponseDto. Its optional dates are left out when unset (the SDK allows no null)."""
+    answer = {
         "id": str(memory.id), "ownerId": str(memory.owner_id), "type": memory.type, "data": {"year": memory.year},
-        "memoryAt": iso(memory.memory_at), "showAt": iso(memory.show_at), "hideAt": iso(memory.hide_at),
-        "seenAt": iso(memory.seen_at), "isSaved": memory.is_saved, "createdAt": iso(memory.created_at),
-        "updatedAt": iso(memory.updated_at),
-        "assets": [asset_response(asset) for asset in visible_assets(memory)],
+        "memoryAt": memory.memory_at, "isSaved": memory.is_saved, "createdAt": memory.created_at,
+        "updatedAt": memory.updated_at, "assets": [asset_response(asset) for asset in visible_assets(memory)],
     }
+    optional = {"showAt": memory.show_at, "hideAt": memory.hide_at, "seenAt": memory.seen_at}
+    return answer | {name: value for name, value in optional.items() if value is not None}

@@ -86,7 +86,7 @@ class Comparison:
         if ours.get("type") != "string" and not ours.get("enum"):
             self.problem(where, f"the SDK expects one of {sorted(enum)}; ours is {ours.get('type')}")
             return
-        ours_values = set(ours.get("enum", ()))
+        ours_values = set(ours.get("enum", [ours["const"]] if "const" in ours else ()))  # a one-value Literal
         if direction == RESPONSE and (not ours_values or ours_values - enum):
             self.problem(where, f"ours may answer {sorted(ours_values - enum) or 'any string'}, which the SDK's "
                                 f"enum {sorted(enum)} lacks")

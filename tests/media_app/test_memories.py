@@ -58,6 +58,8 @@ def test_a_photo_from_this_day_in_an_earlier_year_makes_a_memory(user, user_clie
     first = body[0]
     assert first["type"] == "on_this_day" and first["ownerId"] == str(user.pk) and first["isSaved"] is False
     assert {"id", "memoryAt", "showAt", "hideAt", "createdAt", "updatedAt", "assets"} <= set(first)
+    assert "seenAt" not in first  # optional in Immich's DTO, never null
+    assert first["assets"] == [user_client.get(f"/api/assets/{two_years_ago.id}").json()]
     assert [asset["id"] for asset in first["assets"]] == [str(two_years_ago.id)]
     assert first["assets"][0]["type"] == "IMAGE"
 

@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+import string
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
@@ -106,7 +107,9 @@ class ApiKey(models.Model):
 
     @classmethod
     def issue(cls, user, name="API Key", permissions=None) -> tuple["ApiKey", str]:
-        secret = secrets.token_urlsafe(32)
+        # Letters and digits only, as Immich's keys: a url-safe token may start with "-", which a command
+        # line such as `immich login <url> <key>` takes for an option.
+        secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))  # 256 bits
         key = cls.objects.create(
             user=user, name=name, key_hash=hash_api_key(secret), permissions=permissions or ["all"]
         )

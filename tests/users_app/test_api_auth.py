@@ -187,6 +187,13 @@ def test_create_api_key_shows_the_secret_once_and_the_key_authenticates(admin_cl
     assert key.key_hash not in listed.content.decode()
 
 
+def test_key_secrets_are_letters_and_digits_so_no_command_line_takes_one_for_an_option(admin_user):
+    # A url-safe token starts with "-" once in 64: `immich login <url> -abc…` then fails ("unknown option").
+    secrets = [ApiKey.issue(admin_user, f"key {n}")[1] for n in range(200)]
+    assert all(secret.isascii() and secret.isalnum() and len(secret) == 43 for secret in secrets)
+    assert len(set(secrets)) == 200
+
+
 def test_api_key_defaults(admin_client):
     body = admin_client.post("/api/api-keys", "{}", content_type=JSON).json()
     assert body["apiKey"]["name"] == "API Key"

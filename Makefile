@@ -22,14 +22,17 @@ $(PY):
 # OpenCV 5 headless (both install the cv2 module). Its runtime dependencies are in pyproject.toml.
 RAPIDOCR := rapidocr-onnxruntime==1.4.4
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e .
-	$(PY) -m pip install -q --no-deps $(RAPIDOCR)
+# constraints.txt pins the versions the tests passed with, within pyproject.toml's ranges.
+PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt
+
+$(STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PIP_INSTALL) -e .
+	$(PIP_INSTALL) --no-deps $(RAPIDOCR)
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[dev]'
-	$(PY) -m pip install -q --no-deps $(RAPIDOCR)
+$(DEV_STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PIP_INSTALL) -e '.[dev]'
+	$(PIP_INSTALL) --no-deps $(RAPIDOCR)
 	touch $@ $(STAMP)
 
 # The OpenID Connect test provider (oidc-provider) for the OAuth tests, pinned by package-lock.json.

@@ -9,6 +9,7 @@ from ninja import Router, Schema, Status
 
 from api_app.auth import SIGNED_IN
 from api_app.errors import ApiError
+from api_app.schemas import BulkIdResponseDto, BulkIdsDto
 from media_app.services.sharing import public_base_url
 from users_app.users_api import UserResponseDto
 
@@ -44,10 +45,6 @@ class UpdateAlbumDto(Schema):
     albumThumbnailAssetId: UUID | None = None
     isActivityEnabled: bool | None = None
     order: Literal["asc", "desc"] | None = None
-
-
-class BulkIdsDto(Schema):
-    ids: list[UUID]
 
 
 class AddUsersDto(Schema):
@@ -147,14 +144,16 @@ def delete_album(request, album_id: UUID):
     return Status(204, None)
 
 
-@router.put("/albums/{uuid:album_id}/assets", url_name="api-album-assets", summary="addAssetsToAlbum")
+@router.put("/albums/{uuid:album_id}/assets", response=list[BulkIdResponseDto], url_name="api-album-assets",
+            summary="addAssetsToAlbum", exclude_none=True)
 def add_assets(request, album_id: UUID, body: BulkIdsDto):
     results = _run(albums.add_assets, request.user, _album(request, album_id), [str(v) for v in body.ids],
                    base_url=public_base_url(request))
     return [result.as_immich() for result in results]
 
 
-@router.delete("/albums/{uuid:album_id}/assets", url_name="api-album-assets", summary="removeAssetFromAlbum")
+@router.delete("/albums/{uuid:album_id}/assets", response=list[BulkIdResponseDto], url_name="api-album-assets",
+               summary="removeAssetFromAlbum", exclude_none=True)
 def remove_assets(request, album_id: UUID, body: BulkIdsDto):
     results = _run(albums.remove_assets, request.user, _album(request, album_id), [str(v) for v in body.ids])
     return [result.as_immich() for result in results]

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from api_app.auth import SIGNED_IN, admin, signed_in
 from api_app.errors import ApiError, field_error, validation_failed
+from api_app.schemas import BulkIdsDto
 from settings_app.services import get_config
 
 from .models import Asset, Visibility
@@ -494,10 +495,6 @@ def map_markers(request, isArchived: bool | None = None, isFavorite: bool | None
 
 class TrashResponseDto(Schema):
     count: int
-
-
-class BulkIdsDto(Schema):
-    ids: list[UUID]
 
 
 @router.post("/trash/empty", auth=signed_in("asset.delete"), response=TrashResponseDto, url_name="api-trash-empty",

@@ -10,6 +10,7 @@ from ninja import Body, Query, Router, Schema
 
 from api_app.auth import SIGNED_IN
 from api_app.errors import ApiError, field_error, validation_failed
+from api_app.schemas import BulkIdResponseDto
 from media_app.services.thumbnails import absolute
 
 from .services import people
@@ -36,14 +37,6 @@ class PeopleResponseDto(Schema):
 
 class PersonStatisticsResponseDto(Schema):
     assets: int
-
-
-# error and errorMessage are optional, never null (Immich leaves them out): the routes' exclude_none does that.
-class BulkIdResponseDto(Schema):
-    id: str
-    success: bool
-    error: Literal["duplicate", "no_permission", "not_found", "unknown", "validation"] = None
-    errorMessage: str = None
 
 
 class AssetFaceResponseDto(Schema):

@@ -57,6 +57,8 @@ class DuplicateResponseDto(Schema):
     duplicateId: str
     assets: list[SearchAssetItemDto]
     suggestedKeepAssetIds: list[str]
+
+
 FILTER_FIELDS = {"originalFileName": "original_file_name", "city": "city", "state": "state", "country": "country",
                  "make": "make", "model": "model", "type": "type", "ocr": "ocr"}
 

@@ -390,6 +390,7 @@ def user_response(user) -> dict:
 
 
 def user_admin_response(user) -> dict:
+    """What the user and administrators see: Immich's UserAdminResponseDto."""
     return {
         **user_response(user), "isAdmin": user.is_admin, "shouldChangePassword": user.should_change_password,
         "storageLabel": user.storage_label, "quotaSizeInBytes": user.quota_size_in_bytes,
